@@ -1,0 +1,60 @@
+package step
+
+import (
+	"log/slog"
+
+	"github.com/argo-refs/argo-refs/step/kargo"
+)
+
+// Kind names a step kind as Stages write it in `uses:`.
+type Kind string
+
+// The step kinds this project provides.
+const (
+	// KindVerify reads and verifies a Freight's build-lock; it changes nothing.
+	KindVerify Kind = "argo-refs-verify"
+	// KindPromote verifies, then moves the stage's targets, commits and pushes.
+	KindPromote Kind = "argo-refs-promote"
+)
+
+// Kinds lists every step kind, in the order help texts show them.
+var Kinds = []Kind{KindPromote, KindVerify}
+
+// Context is what a runtime knows about the promotion a step runs in.
+type Context struct {
+	Project   string
+	Stage     string
+	Promotion string
+	Alias     string
+	// WorkDir is scratch space the step may use; it is left as it was found.
+	WorkDir string
+	Freight kargo.FreightCollection
+}
+
+// Options carries what the runtime adds to a call.
+type Options struct {
+	// Getenv looks up credentials and settings from the environment; nil
+	// means no environment.
+	Getenv func(string) string
+	// Logger receives progress lines; nil discards them. Never secrets.
+	Logger *slog.Logger
+	// DryRun, for KindPromote, verifies and computes the edits but pushes
+	// nothing; Result.Diff holds what would have been committed.
+	DryRun bool
+}
+
+// Result is the outcome of one step call, in the terms Kargo understands.
+type Result struct {
+	Status kargo.StepStatus
+	// Message is one line for the Kargo UI.
+	Message string
+	// Output holds the step's outputs for later steps, keyed by the Output*
+	// constants.
+	Output map[string]any
+	// Terminal is true when retrying cannot help.
+	Terminal bool
+	// Err is the underlying error, nil on success.
+	Err error
+	// Diff is the unified diff a dry run would have committed.
+	Diff string
+}

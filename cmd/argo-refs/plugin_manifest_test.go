@@ -1,0 +1,219 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// runPluginManifest runs `argo-refs plugin-manifest args...` and returns the
+// exit code, stdout and stderr.
+func runPluginManifest(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), append([]string{"plugin-manifest"}, args...), stdio{
+		stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr,
+		getenv: func(string) string { return "" },
+	})
+	return code, stdout.String(), stderr.String()
+}
+
+// wantPlugin is plugin.yaml for image example.test/argo-refs:t1, name ar,
+// namespace kargo-project-x, written by hand from kargo-extended's StepPlugin
+// format (keys sorted, as sigs.k8s.io/yaml writes them).
+const wantPlugin = `apiVersion: kargo-extended.code.org/v1alpha1
+kind: StepPlugin
+metadata:
+  name: ar
+  namespace: kargo-project-x
+spec:
+  sidecar:
+    automountServiceAccountToken: false
+    container:
+      args:
+      - serve
+      env:
+      - name: TMPDIR
+        value: /workspace
+      image: example.test/argo-refs:t1
+      imagePullPolicy: IfNotPresent
+      name: ar
+      ports:
+      - containerPort: 9765
+        name: http
+      resources:
+        limits:
+          cpu: "1"
+          memory: 512Mi
+        requests:
+          cpu: 100m
+          memory: 128Mi
+      securityContext:
+        allowPrivilegeEscalation: false
+        capabilities:
+          drop:
+          - ALL
+        readOnlyRootFilesystem: true
+        runAsGroup: 65532
+        runAsNonRoot: true
+        runAsUser: 65532
+        seccompProfile:
+          type: RuntimeDefault
+  steps:
+  - kind: argo-refs-promote
+  - kind: argo-refs-verify
+`
+
+const wantConfigMapHead = `apiVersion: v1
+data:
+  sidecar.automountServiceAccountToken: "false"
+  sidecar.container: |
+    args:
+    - serve
+`
+
+const wantConfigMapTail = `  steps.yaml: |
+    - kind: argo-refs-promote
+    - kind: argo-refs-verify
+kind: ConfigMap
+metadata:
+  labels:
+    kargo-extended.code.org/configmap-type: StepPlugin
+  name: ar-step-plugin
+  namespace: kargo-project-x
+`
+
+func TestPluginManifestPlugin(t *testing.T) {
+	code, out, errOut := runPluginManifest(t, "--image", "example.test/argo-refs:t1", "--name", "ar", "--namespace", "kargo-project-x", "--output", "plugin")
+	if code != exitOK {
+		t.Fatalf("exit code = %d, want 0; stderr:\n%s", code, errOut)
+	}
+	if out != wantPlugin {
+		t.Errorf("plugin.yaml differs\n--- got\n%s--- want\n%s", out, wantPlugin)
+	}
+}
+
+func TestPluginManifestConfigMap(t *testing.T) {
+	code, out, errOut := runPluginManifest(t, "--image", "example.test/argo-refs:t1", "--name", "ar", "--namespace", "kargo-project-x", "--output", "configmap")
+	if code != exitOK {
+		t.Fatalf("exit code = %d, want 0; stderr:\n%s", code, errOut)
+	}
+	if !strings.HasPrefix(out, wantConfigMapHead) || !strings.HasSuffix(out, wantConfigMapTail) {
+		t.Errorf("ConfigMap does not start with\n%s\nand end with\n%s\ngot:\n%s", wantConfigMapHead, wantConfigMapTail, out)
+	}
+
+	// The ConfigMap must carry exactly the plugin's container and steps, in
+	// the shapes kargo-extended reads back strictly.
+	_, pluginOut, _ := runPluginManifest(t, "--image", "example.test/argo-refs:t1", "--name", "ar", "--namespace", "kargo-project-x", "--output", "plugin")
+	var plugin struct {
+		Spec struct {
+			Sidecar struct {
+				Container corev1.Container `json:"container"`
+			} `json:"sidecar"`
+			Steps []map[string]string `json:"steps"`
+		} `json:"spec"`
+	}
+	if err := yaml.Unmarshal([]byte(pluginOut), &plugin); err != nil {
+		t.Fatalf("parsing plugin.yaml: %v", err)
+	}
+	var cm struct {
+		APIVersion string            `json:"apiVersion"`
+		Kind       string            `json:"kind"`
+		Metadata   map[string]any    `json:"metadata"`
+		Data       map[string]string `json:"data"`
+	}
+	if err := yaml.UnmarshalStrict([]byte(out), &cm); err != nil {
+		t.Fatalf("parsing the ConfigMap: %v", err)
+	}
+	if len(cm.Data) != 3 {
+		t.Errorf("ConfigMap data has keys %v, want exactly sidecar.container, sidecar.automountServiceAccountToken, steps.yaml", reflect.ValueOf(cm.Data).MapKeys())
+	}
+	var c corev1.Container
+	if err := yaml.UnmarshalStrict([]byte(cm.Data["sidecar.container"]), &c); err != nil {
+		t.Fatalf("data[sidecar.container] is not a strict Kubernetes container spec: %v", err)
+	}
+	if !reflect.DeepEqual(c, plugin.Spec.Sidecar.Container) {
+		t.Errorf("data[sidecar.container] = %+v\nwant the plugin's container %+v", c, plugin.Spec.Sidecar.Container)
+	}
+	var steps []map[string]string
+	if err := yaml.UnmarshalStrict([]byte(cm.Data["steps.yaml"]), &steps); err != nil {
+		t.Fatalf("data[steps.yaml]: %v", err)
+	}
+	if !reflect.DeepEqual(steps, plugin.Spec.Steps) {
+		t.Errorf("data[steps.yaml] = %v, want the plugin's steps %v", steps, plugin.Spec.Steps)
+	}
+}
+
+func TestPluginManifestBothIsDeterministic(t *testing.T) {
+	code, first, errOut := runPluginManifest(t, "--image", "example.test/argo-refs:t1", "--name", "ar", "--namespace", "kargo-project-x")
+	if code != exitOK {
+		t.Fatalf("exit code = %d, want 0; stderr:\n%s", code, errOut)
+	}
+	plugin, cm, ok := strings.Cut(first, "---\n")
+	if !ok || plugin != wantPlugin || !strings.HasSuffix(cm, wantConfigMapTail) {
+		t.Errorf("default output is not plugin.yaml, ---, ConfigMap:\n%s", first)
+	}
+	for range 5 {
+		if _, again, _ := runPluginManifest(t, "--image", "example.test/argo-refs:t1", "--name", "ar", "--namespace", "kargo-project-x"); again != first {
+			t.Fatalf("output changed between runs:\n%s\n---- vs ----\n%s", first, again)
+		}
+	}
+}
+
+func TestPluginManifestDefaults(t *testing.T) {
+	code, out, errOut := runPluginManifest(t, "--image=ghcr.io/argo-refs/argo-refs:v0.1.0", "--output=configmap")
+	if code != exitOK {
+		t.Fatalf("exit code = %d, want 0; stderr:\n%s", code, errOut)
+	}
+	for _, want := range []string{"\n  name: argo-refs-step-plugin\n", "\n  namespace: kargo-system-resources\n", "    name: argo-refs\n", "    image: ghcr.io/argo-refs/argo-refs:v0.1.0\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("default ConfigMap lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestPluginManifestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"no image", []string{"--output", "plugin"}, "--image is required"},
+		{"bad output", []string{"--image", "x/y:z", "--output", "json"}, `--output is "json", want plugin, configmap or both`},
+		{"stray argument", []string{"--image", "x/y:z", "extra"}, `unexpected argument "extra"`},
+		{"upper-case name", []string{"--image", "x/y:z", "--name", "Argo"}, `name "Argo" is not a DNS-1123 label`},
+		{"bad namespace", []string{"--image", "x/y:z", "--namespace", "a_b"}, `namespace "a_b" is not a DNS-1123 label`},
+		{"image with space", []string{"--image", "x/y :z"}, "contains white space"},
+		{"unknown flag", []string{"--image", "x/y:z", "--port", "1"}, "flag provided but not defined: -port"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runPluginManifest(t, tc.args...)
+			if code != exitUsage {
+				t.Errorf("exit code = %d, want %d", code, exitUsage)
+			}
+			if out != "" {
+				t.Errorf("stdout = %q, want nothing on a usage error", out)
+			}
+			if !strings.Contains(errOut, tc.wantErr) {
+				t.Errorf("stderr = %q, want it to contain %q", errOut, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestPluginManifestHelp(t *testing.T) {
+	code, _, errOut := runPluginManifest(t, "--help")
+	if code != exitOK {
+		t.Errorf("exit code = %d, want 0", code)
+	}
+	for _, want := range []string{"Usage: argo-refs plugin-manifest --image IMAGE", "-output", "Example:\n  argo-refs plugin-manifest --image"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("help lacks %q:\n%s", want, errOut)
+		}
+	}
+}

@@ -2,18 +2,93 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/argo-refs/argo-refs/step"
+	"github.com/argo-refs/argo-refs/step/plugin"
 )
 
-// serveCmd is a placeholder until the command lands.
+// Environment variables serve reads when a flag is not given.
+const (
+	envListen    = "ARGO_REFS_LISTEN"
+	envTokenFile = "ARGO_REFS_TOKEN_FILE"
+)
+
+// serveCmd runs the kargo-extended StepPlugin sidecar.
 func serveCmd() *command {
+	var (
+		listen, tokenFile string
+		noAuth            bool
+		maxBody           int64
+		grace             time.Duration
+	)
 	return &command{
 		name:    "serve",
-		summary: "(not yet implemented)",
-		example: "argo-refs serve --help",
-		run: func(context.Context, stdio, *flag.FlagSet, []string) error {
-			return errors.New("not yet implemented")
+		summary: "Serve the promotion steps to kargo-extended as a StepPlugin sidecar (POST /api/v1/step.execute).",
+		usage:   "[--listen ADDR] [--token-file FILE] [flags]",
+		example: "argo-refs serve --listen :9765 --token-file /var/run/kargo/token",
+		setup: func(fs *flag.FlagSet) {
+			fs.StringVar(&listen, "listen", plugin.DefaultListen, "`ADDR` to listen on (env "+envListen+")")
+			fs.StringVar(&tokenFile, "token-file", plugin.DefaultTokenFile, "`FILE` holding the bearer token Kargo sends (env "+envTokenFile+"); re-read when it changes")
+			fs.BoolVar(&noAuth, "insecure-no-auth", false, "start without a token file and accept requests without auth (local experiments only)")
+			fs.Int64Var(&maxBody, "max-body-bytes", plugin.DefaultMaxBodyBytes, "largest request body accepted, in bytes")
+			fs.DurationVar(&grace, "shutdown-grace", 25*time.Second, "how long in-flight steps may finish after SIGTERM")
+		},
+		run: func(ctx context.Context, io stdio, fs *flag.FlagSet, args []string) error {
+			if len(args) > 0 {
+				return usageError("unexpected argument %q; every input is a flag", args[0])
+			}
+			if maxBody <= 0 {
+				return usageError("--max-body-bytes %d: expected a positive number", maxBody)
+			}
+			if grace <= 0 {
+				return usageError("--shutdown-grace %s: expected a positive duration", grace)
+			}
+			getenv := io.getenv
+			if getenv == nil {
+				getenv = func(string) string { return "" }
+			}
+			set := setFlags(fs)
+			if !set["listen"] && getenv(envListen) != "" {
+				listen = getenv(envListen)
+			}
+			if !set["token-file"] && getenv(envTokenFile) != "" {
+				tokenFile = getenv(envTokenFile)
+			}
+			log := slog.New(slog.NewJSONHandler(io.stderr, nil)).With(slog.String("version", version))
+
+			opts := plugin.HandlerOptions{MaxBodyBytes: maxBody, Logger: log, Getenv: getenv}
+			tf, err := plugin.LoadTokenFile(tokenFile)
+			switch {
+			case err == nil:
+				opts.Token = tf.Token
+				if noAuth {
+					log.Info("a token file is present, so auth stays on despite --insecure-no-auth", slog.String("tokenFile", tokenFile))
+				}
+			case noAuth:
+				opts.NoAuth = true
+				log.Warn("INSECURE: serving WITHOUT AUTH (--insecure-no-auth): anyone who can reach this port can run promotions",
+					slog.String("tokenFile", tokenFile), slog.String("reason", err.Error()))
+			default:
+				return usageError("refusing to start without a bearer token: %w; mount the token, give --token-file, or for local experiments only --insecure-no-auth", err)
+			}
+
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return &exitError{code: exitFailed, err: fmt.Errorf("listening on %s: %w", listen, err)}
+			}
+			run := func(ctx context.Context, kind step.Kind, sc step.Context, config []byte, o step.Options) step.Result {
+				return runStep(ctx, kind, sc, config, o)
+			}
+			err = plugin.Serve(ctx, ln, plugin.NewHandler(run, opts), plugin.ServerOptions{ShutdownGrace: grace, Logger: log})
+			if err != nil {
+				return &exitError{code: exitFailed, err: err}
+			}
+			return nil
 		},
 	}
 }

@@ -1,19 +1,12 @@
 package main
 
-import (
-	"context"
-	"errors"
-	"flag"
-)
+import "github.com/argo-refs/argo-refs/step"
 
-// verifyCmd is a placeholder until the command lands.
+// verifyCmd runs the read-only verification step once.
 func verifyCmd() *command {
-	return &command{
+	return stepCommand(step.KindVerify, stepCommandText{
 		name:    "verify",
-		summary: "(not yet implemented)",
-		example: "argo-refs verify --help",
-		run: func(context.Context, stdio, *flag.FlagSet, []string) error {
-			return errors.New("not yet implemented")
-		},
-	}
+		summary: "Verify a Freight's build-lock against the registry and the source repository; change nothing.",
+		example: "argo-refs verify --config stage.yaml --stage staging --gitops-commit 1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d",
+	})
 }

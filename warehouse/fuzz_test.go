@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 )
 
 // FuzzParse checks that Parse never panics and that every record it accepts
@@ -44,6 +45,33 @@ func FuzzParse(f *testing.F) {
 		}
 		if out2 := r2.Render(); !bytes.Equal(out, out2) {
 			t.Fatalf("Render is not stable:\n%s\nthen\n%s", out, out2)
+		}
+	})
+}
+
+// FuzzRender checks Render's quoting: any record New accepts, whatever its
+// gitCommit and sourcePath, renders to bytes that Parse reads back unchanged.
+func FuzzRender(f *testing.F) {
+	f.Add(helmSHA, "k8s/helm")
+	f.Add("1234567890123456789012345678901234567890", "./k8s")
+	f.Add("1012345678901234567890e12345678901234567", "1e3")
+	f.Add("0000000000000000000000000000000000000009", "true")
+	f.Add("0b01010101010101010101010101010101010101", "foo:")
+	f.Add("e000000000000000000000000000000000000000", "2026-03-22")
+	f.Add("123456789012345678901234567890123456789e", "'a\"")
+	f.Fuzz(func(t *testing.T, commit, srcPath string) {
+		r, err := New(commit, "ghcr.io/a/b:"+ReleaseID(commit), helmDigest, PackagingKustomize,
+			"https://github.com/a/b.git", srcPath, time.Date(2026, 3, 22, 10, 10, 9, 0, time.UTC))
+		if err != nil {
+			return
+		}
+		out := r.Render()
+		r2, err := Parse("rendered.yaml", out)
+		if err != nil {
+			t.Fatalf("Parse(Render(r)) failed: %v\nrendered:\n%s", err, out)
+		}
+		if !reflect.DeepEqual(r, r2) {
+			t.Fatalf("Parse(Render(r)) = %+v, want %+v", r2, r)
 		}
 	})
 }

@@ -214,6 +214,10 @@ type fieldSpec struct {
 	children []fieldSpec
 }
 
+// maxKeyErrors bounds the key problems listed per mapping, so a hostile file
+// of many keys yields a short error rather than megabytes of text.
+const maxKeyErrors = 10
+
 var recordSpec = []fieldSpec{
 	{key: "schemaVersion"},
 	{key: "releaseId"},
@@ -268,6 +272,10 @@ func checkMapping(file, prefix string, n *yamlv3.Node, spec []fieldSpec) error {
 	seen := make(map[string]*yamlv3.Node, len(spec))
 	var errs []error
 	for i := 0; i+1 < len(n.Content); i += 2 {
+		if len(errs) >= maxKeyErrors {
+			errs = append(errs, &FieldError{File: file, Field: field, Problem: fmt.Sprintf("more key problems after line %d not listed", n.Content[i].Line)})
+			break
+		}
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Kind != yamlv3.ScalarNode || k.ShortTag() != "!!str" {
 			errs = append(errs, &FieldError{File: file, Field: field, Problem: fmt.Sprintf("expected string keys, found %s key on line %d", describeNode(k), k.Line)})

@@ -252,6 +252,9 @@ func TestParseRejects(t *testing.T) {
 		}, want: "anchor or alias"},
 		{name: "billion laughs", data: func(*testing.T) []byte { return billionLaughs() }, want: "anchor or alias on line 1"},
 		{name: "top level is a sequence", data: func(*testing.T) []byte { return []byte("- a\n- b\n") }, want: "expected a mapping, found a sequence"},
+		{name: "deep nesting", data: func(*testing.T) []byte { return bytes.Repeat([]byte("["), MaxRecordSize) }, want: "exceeded max depth"},
+		{name: "many unknown keys", data: func(*testing.T) []byte { return bytes.Repeat([]byte("k: v\n"), 20_000) },
+			want: "more key problems after line 11 not listed"},
 		{name: "not YAML", data: func(*testing.T) []byte { return []byte("image: [unclosed\n") }, want: "not valid YAML"},
 
 		// Structure.
@@ -374,6 +377,17 @@ func TestParseRejects(t *testing.T) {
 			}
 			t.Errorf("no FieldError for field %q containing %q in:\n%v", tc.field, tc.want, err)
 		})
+	}
+}
+
+func TestParseErrorIsBounded(t *testing.T) {
+	data := bytes.Repeat([]byte("k: v\n"), 20_000)
+	_, err := Parse("f", data)
+	if err == nil {
+		t.Fatal("Parse succeeded")
+	}
+	if n := len(err.Error()); n > 4096 {
+		t.Errorf("error for %d unknown keys is %d bytes; want it bounded", 20_000, n)
 	}
 }
 

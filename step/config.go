@@ -357,6 +357,16 @@ func (c *Config) check() []problem {
 			add("/message", "%v", err)
 		}
 	}
+	if c.Author != nil {
+		// Repeats the schema's rule for configs built in Go: these
+		// characters would corrupt the commit's author line.
+		if strings.ContainsAny(c.Author.Name, "<>\n\r\x00") {
+			add("/author/name", "must not contain '<', '>' or line breaks")
+		}
+		if strings.ContainsAny(c.Author.Email, "<>\n\r\x00 ") {
+			add("/author/email", "must not contain '<', '>', spaces or line breaks")
+		}
+	}
 	for i, t := range c.Targets {
 		d := t.DeploymentFile
 		if d == nil || d.SetImage == nil || *d.SetImage {
@@ -747,6 +757,11 @@ func (cs *compiledSchema) collect(e *jsonschema.ValidationError, inst any, ps *[
 	switch k := e.ErrorKind.(type) {
 	case *kind.AdditionalProperties:
 		allowed := cs.propertyNames(e.SchemaURL)
+		if secret {
+			// A misplaced key here may be the secret itself: never echo it.
+			add(ptr, fmt.Sprintf("%d unknown key(s); allowed: %s", len(k.Properties), strings.Join(allowed, ", ")))
+			return
+		}
 		for _, name := range k.Properties {
 			add(ptr+"/"+escapePointer(name), unknownKeyMessage(name, allowed))
 		}

@@ -181,6 +181,11 @@ func TestConfigProblems(t *testing.T) {
 			},
 		},
 		{
+			name:   "unknown keys under credentials are counted, not named",
+			config: `{"repoURL": "https://h/r", "buildLockDir": "b", "credentials": {"git": {"username": "u", "password": "p", "hunter2": 1}}}`,
+			want:   []string{"/credentials/git: 1 unknown key(s); allowed: password, username"},
+		},
+		{
 			name:   "targetBranch and generateTargetBranch together",
 			config: `{"repoURL": "https://h/r", "buildLockDir": "b", "targetBranch": "review/x", "generateTargetBranch": true}`,
 			want:   []string{"/generateTargetBranch: cannot be combined with targetBranch; set one of them"},
@@ -631,6 +636,7 @@ func TestSecretsNeverInErrors(t *testing.T) {
 		`{"repoURL": "https://h/r", "buildLockDir": "b", "credentials": {"git": {"username": "u", "password": ["` + secret + `"]}}}`,
 		`{"repoURL": "https://h/r", "buildLockDir": "b", "credentials": {"git": "` + secret + `"}}`,
 		`{"repoURL": "https://h/r", "buildLockDir": "b", "credentials": {"git": {"username": "u", "password": "p", "token": "` + secret + `"}}}`,
+		`{"repoURL": "https://h/r", "buildLockDir": "b", "credentials": {"registry": {"username": "u", "password": "p", "` + secret + `": true}}}`,
 		// The secret in a URL.
 		`{"repoURL": "https://x-access-token:` + secret + `@github.com/o/r.git", "buildLockDir": "b"}`,
 		`{"repoURL": "https://h/r", "buildLockDir": "b", "packaging": {"sourceRepo": "https://u:` + secret + `@github.com/o/s"}}`,
@@ -650,6 +656,24 @@ func TestSecretsNeverInErrors(t *testing.T) {
 	}})
 	if err == nil || strings.Contains(err.Error(), secret) {
 		t.Errorf("SelectFreightCommit error = %v; want one without the secret", err)
+	}
+}
+
+func TestResolveChecksConfigsBuiltInGo(t *testing.T) {
+	cfg := &Config{
+		RepoURL:      testRepo,
+		BuildLockDir: "warehouses/codeai/builds",
+		Author:       &Author{Name: "a\ncommitter evil", Email: "x@y"},
+		Targets:      []Target{{Application: &ApplicationTarget{Path: "../escape.yaml"}}},
+	}
+	_, err := cfg.Resolve(KindPromote, testContext(), noEnv)
+	var ce *ConfigError
+	want := []string{
+		"/author/name: must not contain '<', '>' or line breaks",
+		`/targets/0/application/path: "../escape.yaml" leaves the repository through ".."`,
+	}
+	if !errors.As(err, &ce) || !slices.Equal(ce.Problems, want) {
+		t.Errorf("Resolve error = %v\nwant %q", err, want)
 	}
 }
 

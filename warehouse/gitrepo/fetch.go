@@ -1,0 +1,392 @@
+package gitrepo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
+	"github.com/go-git/go-git/v5/storage/memory"
+)
+
+// serverError is an ERR line the server sent instead of a pack.
+type serverError struct{ msg string }
+
+func (e *serverError) Error() string { return "server said: " + e.msg }
+
+func (e *serverError) notOurRef() bool { return strings.Contains(e.msg, "not our ref") }
+
+// caps returns the upload-pack capabilities, advertising once if needed.
+func (r *Remote) caps(ctx context.Context) (*capability.List, error) {
+	r.mu.RLock()
+	c := r.upCaps
+	r.mu.RUnlock()
+	if c != nil {
+		return c, nil
+	}
+	if _, err := r.advertise(ctx); err != nil {
+		return nil, err
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.upCaps, nil
+}
+
+// uploadPack makes one upload-pack request for wants (depth > 0 makes it
+// shallow; filter "" asks for everything) and adds the objects received to
+// the store.
+func (r *Remote) uploadPack(ctx context.Context, caps *capability.List, wants []plumbing.Hash, depth int, filter packp.Filter) error {
+	req := packp.NewUploadPackRequest()
+	req.Wants = append([]plumbing.Hash(nil), wants...)
+	for _, c := range []capability.Capability{capability.OFSDelta, capability.NoProgress} {
+		if caps.Supports(c) {
+			_ = req.Capabilities.Set(c)
+		}
+	}
+	if caps.Supports(capability.Agent) {
+		_ = req.Capabilities.Set(capability.Agent, capability.DefaultAgent())
+	}
+	if depth > 0 {
+		if !caps.Supports(capability.Shallow) {
+			return errors.New("server does not support shallow fetches")
+		}
+		_ = req.Capabilities.Set(capability.Shallow)
+		req.Depth = packp.DepthCommits(depth)
+	}
+	if filter != "" {
+		if !caps.Supports(capability.Filter) {
+			return ErrFilterUnsupported
+		}
+		_ = req.Capabilities.Set(capability.Filter)
+		req.Filter = filter
+	}
+
+	sess, err := r.client.NewUploadPackSession(r.ep, r.authMethod())
+	if err != nil {
+		return r.classify(err)
+	}
+	defer sess.Close()
+	sctx, sn := withSniffer(ctx)
+	res, err := sess.UploadPack(sctx, req)
+	if err != nil {
+		if msg, ok := sn.errLine(); ok {
+			return &serverError{msg: msg}
+		}
+		return r.classify(err)
+	}
+	defer res.Close()
+	tmp := memory.NewStorage()
+	if err := packfile.UpdateObjectStorage(tmp, res); err != nil {
+		if msg, ok := sn.errLine(); ok {
+			return &serverError{msg: msg}
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("reading pack: %w", r.classify(err))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, obj := range tmp.ObjectStorage.Objects {
+		if _, err := r.store.SetEncodedObject(obj); err != nil {
+			return fmt.Errorf("storing object %s: %w", obj.Hash(), err)
+		}
+	}
+	return nil
+}
+
+func shorts(hs []plumbing.Hash) string {
+	s := make([]string, len(hs))
+	for i, h := range hs {
+		s[i] = short(h)
+	}
+	return strings.Join(s, ", ")
+}
+
+// Fetch makes the commits and all their trees available locally with ONE
+// depth-1 upload-pack request: without blobs (filter blob:none) when the
+// server advertises `filter`, with them otherwise. Commits already held are
+// skipped; if none is missing, no request is made. A commit the server
+// refuses or does not send yields ErrCommitNotFound.
+func (r *Remote) Fetch(ctx context.Context, commits ...plumbing.Hash) error {
+	var missing []plumbing.Hash
+	seen := map[plumbing.Hash]bool{}
+	r.mu.RLock()
+	for _, c := range commits {
+		if seen[c] {
+			continue
+		}
+		seen[c] = true
+		if _, ok := r.store.ObjectStorage.Commits[c]; !ok {
+			missing = append(missing, c)
+		}
+	}
+	r.mu.RUnlock()
+	if len(missing) == 0 {
+		return nil
+	}
+	for _, c := range missing {
+		if c.IsZero() {
+			return fmt.Errorf("fetching from %s: zero commit hash: %w", r.url, ErrCommitNotFound)
+		}
+	}
+	wrap := func(err error) error {
+		return fmt.Errorf("fetching %s from %s: %w", shorts(missing), r.url, err)
+	}
+	caps, err := r.caps(ctx)
+	if err != nil {
+		return wrap(err)
+	}
+	var filter packp.Filter
+	if caps.Supports(capability.Filter) {
+		filter = packp.FilterBlobNone()
+	}
+	err = r.uploadPack(ctx, caps, missing, 1, filter)
+	var se *serverError
+	if errors.As(err, &se) && se.notOurRef() {
+		for _, c := range missing {
+			if strings.Contains(se.msg, c.String()) {
+				return fmt.Errorf("fetching %s from %s: %w", short(c), r.url, ErrCommitNotFound)
+			}
+		}
+		return wrap(fmt.Errorf("%w (%s)", ErrCommitNotFound, se.msg))
+	}
+	if err != nil {
+		return wrap(err)
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, c := range missing {
+		if _, ok := r.store.ObjectStorage.Commits[c]; !ok {
+			return fmt.Errorf("fetching %s from %s: server did not send it: %w", short(c), r.url, ErrCommitNotFound)
+		}
+	}
+	return nil
+}
+
+// File is a file read from a commit.
+type File struct {
+	// Path is the path as asked for.
+	Path string
+	// Data is the file content; nil if the file does not exist.
+	Data []byte
+	// Hash is the blob ID.
+	Hash plumbing.Hash
+	// Mode is filemode.Regular or filemode.Executable.
+	Mode filemode.FileMode
+	// Exists is false if nothing is at Path.
+	Exists bool
+}
+
+// splitPath checks a repository-relative, slash-separated path and splits
+// it into components.
+func splitPath(p string) ([]string, error) {
+	if p == "" {
+		return nil, fmt.Errorf("empty path: %w", ErrPathOutsideRepo)
+	}
+	if strings.HasPrefix(p, "/") {
+		return nil, fmt.Errorf("path %q is absolute: %w", p, ErrPathOutsideRepo)
+	}
+	if strings.IndexByte(p, 0) >= 0 {
+		return nil, fmt.Errorf("path %q contains NUL: %w", p, ErrPathOutsideRepo)
+	}
+	parts := strings.Split(p, "/")
+	for _, c := range parts {
+		switch {
+		case c == "":
+			return nil, fmt.Errorf("path %q has an empty component: %w", p, ErrPathOutsideRepo)
+		case c == "." || c == "..":
+			return nil, fmt.Errorf("path %q has a %q component: %w", p, c, ErrPathOutsideRepo)
+		case strings.EqualFold(c, ".git"):
+			return nil, fmt.Errorf("path %q goes into .git: %w", p, ErrPathOutsideRepo)
+		}
+	}
+	return parts, nil
+}
+
+// treeLocked decodes a tree held in the store. Callers hold r.mu.
+func (r *Remote) treeLocked(h plumbing.Hash) (*object.Tree, error) {
+	obj, err := r.store.EncodedObject(plumbing.TreeObject, h)
+	if err != nil {
+		return nil, fmt.Errorf("tree %s not held: %w", short(h), err)
+	}
+	t := &object.Tree{}
+	if err := t.Decode(obj); err != nil {
+		return nil, fmt.Errorf("decoding tree %s: %w", short(h), err)
+	}
+	return t, nil
+}
+
+// commitTreeLocked returns the root tree hash of a held commit.
+func (r *Remote) commitTreeLocked(c plumbing.Hash) (plumbing.Hash, bool) {
+	obj, ok := r.store.ObjectStorage.Commits[c]
+	if !ok {
+		return plumbing.ZeroHash, false
+	}
+	cm := &object.Commit{}
+	if err := cm.Decode(obj); err != nil {
+		return plumbing.ZeroHash, false
+	}
+	return cm.TreeHash, true
+}
+
+func findEntry(t *object.Tree, name string) (object.TreeEntry, bool) {
+	for _, e := range t.Entries {
+		if e.Name == name {
+			return e, true
+		}
+	}
+	return object.TreeEntry{}, false
+}
+
+// lookupLocked walks parts from the root tree, refusing symbolic links on
+// the way and at the end. found is false if a component is missing or a
+// parent is not a directory.
+func (r *Remote) lookupLocked(root plumbing.Hash, p string, parts []string) (e object.TreeEntry, found bool, err error) {
+	t, err := r.treeLocked(root)
+	if err != nil {
+		return e, false, err
+	}
+	for i, name := range parts {
+		e, ok := findEntry(t, name)
+		if !ok {
+			return e, false, nil
+		}
+		if e.Mode == filemode.Symlink {
+			return e, false, fmt.Errorf("path %q: %q is a symbolic link: %w", p, strings.Join(parts[:i+1], "/"), ErrPathOutsideRepo)
+		}
+		if i == len(parts)-1 {
+			return e, true, nil
+		}
+		if e.Mode != filemode.Dir {
+			return e, false, nil
+		}
+		if t, err = r.treeLocked(e.Hash); err != nil {
+			return e, false, err
+		}
+	}
+	return e, false, nil
+}
+
+// ReadFiles reads files at a commit. The commit is fetched first if it is
+// not held. Blobs not held are fetched with ONE upload-pack request wanting
+// exactly them. A missing path gives File{Exists: false}; a path that is
+// empty, absolute, has a "..", or goes through a symbolic link gives
+// ErrPathOutsideRepo; a directory or submodule gives ErrNotRegularFile.
+func (r *Remote) ReadFiles(ctx context.Context, commit plumbing.Hash, paths ...string) (map[string]File, error) {
+	wrap := func(err error) error {
+		return fmt.Errorf("reading files at %s in %s: %w", short(commit), r.url, err)
+	}
+	split := make([][]string, len(paths))
+	for i, p := range paths {
+		parts, err := splitPath(p)
+		if err != nil {
+			return nil, wrap(err)
+		}
+		split[i] = parts
+	}
+	if err := r.Fetch(ctx, commit); err != nil {
+		return nil, err
+	}
+	out := make(map[string]File, len(paths))
+	var need []plumbing.Hash
+	r.mu.RLock()
+	root, ok := r.commitTreeLocked(commit)
+	if !ok {
+		r.mu.RUnlock()
+		return nil, wrap(ErrCommitNotFound)
+	}
+	for i, p := range paths {
+		e, found, err := r.lookupLocked(root, p, split[i])
+		if err != nil {
+			r.mu.RUnlock()
+			return nil, wrap(err)
+		}
+		if !found {
+			out[p] = File{Path: p}
+			continue
+		}
+		if e.Mode != filemode.Regular && e.Mode != filemode.Executable && e.Mode != filemode.Deprecated {
+			r.mu.RUnlock()
+			return nil, wrap(fmt.Errorf("path %q is %s: %w", p, describeMode(e.Mode), ErrNotRegularFile))
+		}
+		out[p] = File{Path: p, Hash: e.Hash, Mode: e.Mode, Exists: true}
+		if _, held := r.store.ObjectStorage.Blobs[e.Hash]; !held {
+			need = append(need, e.Hash)
+		}
+	}
+	r.mu.RUnlock()
+	if len(need) > 0 {
+		need = dedupe(need)
+		caps, err := r.caps(ctx)
+		if err != nil {
+			return nil, wrap(err)
+		}
+		if err := r.uploadPack(ctx, caps, need, 0, ""); err != nil {
+			var se *serverError
+			if errors.As(err, &se) && se.notOurRef() {
+				err = fmt.Errorf("%w: blob refused (%s)", ErrPathNotFound, se.msg)
+			}
+			return nil, wrap(fmt.Errorf("fetching %d blobs: %w", len(need), err))
+		}
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for p, f := range out {
+		if !f.Exists {
+			continue
+		}
+		obj, ok := r.store.ObjectStorage.Blobs[f.Hash]
+		if !ok {
+			return nil, wrap(fmt.Errorf("server did not send blob %s of %q: %w", short(f.Hash), p, ErrPathNotFound))
+		}
+		data, err := readObject(obj)
+		if err != nil {
+			return nil, wrap(fmt.Errorf("reading blob %s of %q: %w", short(f.Hash), p, err))
+		}
+		f.Data = data
+		out[p] = f
+	}
+	return out, nil
+}
+
+func readObject(obj plumbing.EncodedObject) ([]byte, error) {
+	rd, err := obj.Reader()
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	return io.ReadAll(rd)
+}
+
+func dedupe(hs []plumbing.Hash) []plumbing.Hash {
+	seen := map[plumbing.Hash]bool{}
+	out := hs[:0]
+	for _, h := range hs {
+		if !seen[h] {
+			seen[h] = true
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+func describeMode(m filemode.FileMode) string {
+	switch m {
+	case filemode.Dir:
+		return "a directory"
+	case filemode.Submodule:
+		return "a submodule"
+	case filemode.Symlink:
+		return "a symbolic link"
+	default:
+		return "a file"
+	}
+}

@@ -1,0 +1,385 @@
+package gitrepo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+	"github.com/go-git/go-git/v5/storage/memory"
+)
+
+// Auth holds HTTP basic credentials (for GitHub: any user name and a token
+// as the password). Its String, GoString and Format methods never show the
+// password.
+type Auth struct {
+	Username string
+	Password string
+}
+
+// String returns the user name and a mask in place of the password.
+func (a Auth) String() string {
+	return fmt.Sprintf("Auth{Username: %q, Password: REDACTED}", a.Username)
+}
+
+// GoString is String, so %#v does not print the password either.
+func (a Auth) GoString() string { return a.String() }
+
+// Format prints String for every verb.
+func (a Auth) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, a.String()) }
+
+// LogValue keeps the password out of structured logs.
+func (a Auth) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("username", a.Username), slog.String("password", "REDACTED"))
+}
+
+// Options configure Open and ProbePath.
+type Options struct {
+	// Auth, if set, is sent as HTTP basic authentication.
+	Auth *Auth
+	// HTTPClient is the client requests go through. Nil means a client with
+	// dial, TLS handshake and response header timeouts; either way, contexts
+	// bound every call.
+	HTTPClient *http.Client
+	// AllowInsecureHTTP permits plain http:// URLs for hosts other than
+	// loopback ones (127.0.0.0/8, ::1, localhost).
+	AllowInsecureHTTP bool
+	// Logger receives debug records of each request; nil discards them.
+	// Secrets are never logged.
+	Logger *slog.Logger
+}
+
+// Stats counts the HTTP requests a Remote made and the response body bytes
+// it received.
+type Stats struct {
+	Requests      int
+	BytesReceived int64
+}
+
+// Remote is one repository URL and one in-memory object store shared by all
+// calls on it. A Remote is safe for concurrent use.
+type Remote struct {
+	url      string // without credentials; safe to print
+	ep       *transport.Endpoint
+	client   transport.Transport
+	auth     *githttp.BasicAuth
+	secret   string
+	log      *slog.Logger
+	requests atomic.Int64
+	received atomic.Int64
+
+	mu       sync.RWMutex
+	store    *memory.Storage
+	upCaps   *capability.List                  // upload-pack capabilities, from the last advertisement
+	pending  map[plumbing.Hash][]plumbing.Hash // commit built by Commit → objects to push
+	unpushed map[plumbing.Hash]struct{}        // objects built here and not pushed yet
+}
+
+// Open validates url and prepares a Remote. It makes no request. The URL
+// must be http or https (plain http only for loopback hosts unless
+// opts.AllowInsecureHTTP), without query or fragment; credentials in it are
+// moved into the Auth (and refused if opts.Auth is set too) and never
+// appear in URL(), errors or logs.
+func Open(_ context.Context, rawURL string, opts Options) (*Remote, error) {
+	u, auth, err := parseURL(rawURL, opts)
+	if err != nil {
+		return nil, err
+	}
+	r := &Remote{
+		url:      u.String(),
+		log:      opts.Logger,
+		store:    memory.NewStorage(),
+		pending:  map[plumbing.Hash][]plumbing.Hash{},
+		unpushed: map[plumbing.Hash]struct{}{},
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	if auth != nil {
+		r.auth = &githttp.BasicAuth{Username: auth.Username, Password: auth.Password}
+		r.secret = auth.Password
+	}
+	r.ep, err = transport.NewEndpoint(r.url)
+	if err != nil {
+		return nil, fmt.Errorf("parsing repository URL %s: %w", r.url, ErrInvalidURL)
+	}
+	r.client = githttp.NewClient(r.httpClient(opts.HTTPClient))
+	return r, nil
+}
+
+func parseURL(rawURL string, opts Options) (*url.URL, *Auth, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		return nil, nil, fmt.Errorf("parsing repository URL %s: %v: %w", redactRawURL(rawURL), err, ErrInvalidURL)
+	}
+	auth := opts.Auth
+	if u.User != nil {
+		if auth != nil {
+			return nil, nil, fmt.Errorf("parsing repository URL %s: credentials both in the URL and in Options.Auth: %w", redactURL(u), ErrInvalidURL)
+		}
+		pass, _ := u.User.Password()
+		auth = &Auth{Username: u.User.Username(), Password: pass}
+		u.User = nil
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, nil, fmt.Errorf("parsing repository URL %s: scheme must be http or https: %w", u, ErrInvalidURL)
+	case u.Host == "":
+		return nil, nil, fmt.Errorf("parsing repository URL %s: no host: %w", u, ErrInvalidURL)
+	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+		u.RawQuery, u.Fragment = "", ""
+		return nil, nil, fmt.Errorf("parsing repository URL %s: query or fragment not allowed: %w", u, ErrInvalidURL)
+	case u.Scheme == "http" && !opts.AllowInsecureHTTP && !isLoopback(u.Hostname()):
+		return nil, nil, fmt.Errorf("parsing repository URL %s: plain http only for loopback hosts unless insecure HTTP is allowed: %w", u, ErrInvalidURL)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	u.RawPath = ""
+	return u, auth, nil
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func redactURL(u *url.URL) string {
+	c := *u
+	c.User = nil
+	return c.String()
+}
+
+// redactRawURL hides userinfo in a URL that does not parse.
+func redactRawURL(raw string) string {
+	i := strings.Index(raw, "://")
+	if i < 0 {
+		if strings.Contains(raw, "@") {
+			return "<unparseable URL>"
+		}
+		return raw
+	}
+	rest := raw[i+3:]
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 {
+		return raw[:i+3] + "REDACTED@" + rest[at+1:]
+	}
+	return raw
+}
+
+// URL returns the repository URL without credentials.
+func (r *Remote) URL() string { return r.url }
+
+// Stats returns the requests made and response bytes received so far.
+func (r *Remote) Stats() Stats {
+	return Stats{Requests: int(r.requests.Load()), BytesReceived: r.received.Load()}
+}
+
+func (r *Remote) httpClient(base *http.Client) *http.Client {
+	var c http.Client
+	if base != nil {
+		c = *base
+	} else {
+		c.Transport = &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          10,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ResponseHeaderTimeout: 2 * time.Minute,
+			ExpectContinueTimeout: time.Second,
+		}
+	}
+	next := c.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	c.Transport = &countingTransport{next: next, r: r}
+	return &c
+}
+
+// countingTransport counts requests and response bytes, logs each request,
+// and keeps the start of a response body for the request's sniffer (see
+// withSniffer), so protocol errors (ERR lines) can be read even where go-git
+// swallows them.
+type countingTransport struct {
+	next http.RoundTripper
+	r    *Remote
+}
+
+func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	t.r.requests.Add(1)
+	start := time.Now()
+	res, err := t.next.RoundTrip(req)
+	if err != nil {
+		t.r.log.DebugContext(req.Context(), "git request failed", "method", req.Method, "url", redactURL(req.URL), "error", redact(err, t.r.secret))
+		return nil, err
+	}
+	t.r.log.DebugContext(req.Context(), "git request", "method", req.Method, "url", redactURL(req.URL), "status", res.StatusCode, "elapsed", time.Since(start))
+	sn, _ := req.Context().Value(snifferKey{}).(*sniffer)
+	res.Body = &countingBody{ReadCloser: res.Body, n: &t.r.received, sn: sn}
+	return res, nil
+}
+
+type countingBody struct {
+	io.ReadCloser
+	n  *atomic.Int64
+	sn *sniffer
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n.Add(int64(n))
+	if b.sn != nil {
+		b.sn.write(p[:n])
+	}
+	return n, err
+}
+
+type snifferKey struct{}
+
+// sniffer keeps the first bytes of a response.
+type sniffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+const sniffLen = 8 << 10
+
+func (s *sniffer) write(p []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if room := sniffLen - len(s.buf); room > 0 {
+		s.buf = append(s.buf, p[:min(room, len(p))]...)
+	}
+}
+
+// errLine returns the text of the first ERR pkt-line before the pack, if any.
+func (s *sniffer) errLine() (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.buf
+	for len(b) >= 4 {
+		if string(b[:4]) == "PACK" {
+			return "", false
+		}
+		var n int
+		if _, err := fmt.Sscanf(string(b[:4]), "%04x", &n); err != nil {
+			return "", false
+		}
+		if n == 0 {
+			b = b[4:]
+			continue
+		}
+		if n < 4 || n > len(b) {
+			return "", false
+		}
+		payload := string(b[4:n])
+		if strings.HasPrefix(payload, "ERR ") {
+			return strings.TrimSpace(payload[4:]), true
+		}
+		b = b[n:]
+	}
+	return "", false
+}
+
+func withSniffer(ctx context.Context) (context.Context, *sniffer) {
+	s := &sniffer{}
+	return context.WithValue(ctx, snifferKey{}, s), s
+}
+
+// classify maps transport errors to this package's errors, dropping the
+// server's text for authentication failures.
+func (r *Remote) classify(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, transport.ErrAuthenticationRequired), errors.Is(err, transport.ErrAuthorizationFailed):
+		return ErrAuth
+	case errors.Is(err, transport.ErrRepositoryNotFound):
+		return ErrRepositoryNotFound
+	}
+	return redact(err, r.secret)
+}
+
+// advertise reads the refs and capabilities the upload-pack service
+// advertises and remembers the capabilities.
+func (r *Remote) advertise(ctx context.Context) (*packp.AdvRefs, error) {
+	sess, err := r.client.NewUploadPackSession(r.ep, r.authMethod())
+	if err != nil {
+		return nil, r.classify(err)
+	}
+	defer sess.Close()
+	ar, err := sess.AdvertisedReferencesContext(ctx)
+	if err != nil {
+		if errors.Is(err, transport.ErrEmptyRemoteRepository) {
+			return packp.NewAdvRefs(), nil
+		}
+		return nil, r.classify(err)
+	}
+	r.mu.Lock()
+	r.upCaps = ar.Capabilities
+	r.mu.Unlock()
+	return ar, nil
+}
+
+func (r *Remote) authMethod() transport.AuthMethod {
+	if r.auth == nil {
+		return nil
+	}
+	return r.auth
+}
+
+// refName turns "main" into "refs/heads/main" and checks the name.
+func refName(branch string) (plumbing.ReferenceName, error) {
+	name := plumbing.ReferenceName(branch)
+	if !strings.HasPrefix(branch, "refs/") {
+		name = plumbing.NewBranchReferenceName(branch)
+	}
+	if branch == "" || name.Validate() != nil {
+		return "", fmt.Errorf("invalid branch name %q", branch)
+	}
+	return name, nil
+}
+
+// Tip returns the commit the branch points at now (a fresh advertisement
+// on every call).
+func (r *Remote) Tip(ctx context.Context, branch string) (plumbing.Hash, error) {
+	name, err := refName(branch)
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("reading branch of %s: %w", r.url, err)
+	}
+	ar, err := r.advertise(ctx)
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("reading branch %s of %s: %w", name.Short(), r.url, err)
+	}
+	h, ok := ar.References[name.String()]
+	if !ok {
+		return plumbing.ZeroHash, fmt.Errorf("reading branch %s of %s: %w", name.Short(), r.url, ErrBranchNotFound)
+	}
+	return h, nil
+}
+
+func short(h plumbing.Hash) string { return h.String()[:7] }

@@ -2,10 +2,14 @@ package images
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 )
+
+// repoName is the repository name grammar of the OCI distribution spec.
+var repoName = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$`)
 
 // ParseReference parses an image reference as people write them:
 // ghcr.io/org/repo:tag, repo@sha256:…, repo:tag@sha256:…, Docker Hub short
@@ -22,9 +26,18 @@ func ParseReference(s string) (name.Reference, error) {
 	if strings.Contains(s, "://") {
 		return nil, fmt.Errorf("%w: %q has a URL scheme, want registry/repository:tag without one", ErrInvalidReference, s)
 	}
-	ref, err := name.ParseReference(s)
+	var ref name.Reference
+	var err error
+	if strings.Contains(s, "@") {
+		ref, err = name.NewDigest(s)
+	} else {
+		ref, err = name.NewTag(s)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %q: %w (want registry/repository:tag, repository@sha256:<64 hex> or repository:tag@sha256:<64 hex>)", ErrInvalidReference, s, err)
+	}
+	if repo := ref.Context().RepositoryStr(); !repoName.MatchString(repo) {
+		return nil, fmt.Errorf("%w: %q: repository %q must be lower-case path components of letters and digits separated by '.', '_', '__' or '-', joined by single '/'", ErrInvalidReference, s, repo)
 	}
 	return ref, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -214,6 +215,27 @@ func TestPluginManifestHelp(t *testing.T) {
 	for _, want := range []string{"Usage: argo-refs plugin-manifest --image IMAGE", "-output", "Example:\n  argo-refs plugin-manifest --image"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("help lacks %q:\n%s", want, errOut)
+		}
+	}
+}
+
+// TestPluginManifestExamplesUpToDate regenerates the committed example files
+// with the command itself and compares them byte for byte.
+func TestPluginManifestExamplesUpToDate(t *testing.T) {
+	for output, file := range map[string]string{
+		"plugin":    "../../examples/plugin/plugin.yaml",
+		"configmap": "../../examples/plugin/argo-refs-step-plugin-configmap.yaml",
+	} {
+		code, out, errOut := runPluginManifest(t, "--image", "ghcr.io/argo-refs/argo-refs:v0.1.0", "--output", output)
+		if code != exitOK {
+			t.Fatalf("exit code = %d; stderr:\n%s", code, errOut)
+		}
+		committed, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(committed) != out {
+			t.Errorf("%s is out of date; regenerate it with\n  go run ./cmd/argo-refs plugin-manifest --image ghcr.io/argo-refs/argo-refs:v0.1.0 --output %s > %s", file, output, strings.TrimPrefix(file, "../../"))
 		}
 	}
 }

@@ -466,7 +466,7 @@ func (c *Client) transportFor(ctx context.Context, repo name.Repository) (http.R
 	if ch == nil {
 		pr, err := transport.Ping(ctx, repo.Registry, noFallback{c.transport})
 		if err != nil {
-			return nil, classify(fmt.Errorf("pinging registry %s: %w", reg, err))
+			return nil, classify(fmt.Errorf("pinging registry %s: %w", reg, pingCause(err)))
 		}
 		cp := *pr
 		// The scheme is our policy, not the outcome of ping's https/http race.

@@ -314,6 +314,9 @@ func TestConnectionRefused(t *testing.T) {
 	if s := c.Stats(); s.Retries != 3 {
 		t.Errorf("Stats = %+v, want 3 retries of the connection error", s)
 	}
+	if msg := err.Error(); strings.Contains(msg, "fallback") || !strings.Contains(msg, "connection refused") {
+		t.Errorf("message %q should give the cause, not the refused http racer", msg)
+	}
 }
 
 func TestCredentials(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/hashicorp/go-retryablehttp"
 )
 
@@ -52,7 +53,32 @@ func (p *schemePolicy) RoundTrip(req *http.Request) (*http.Response, error) {
 			req.Header.Set("User-Agent", p.userAgent)
 		}
 	}
-	return p.inner.RoundTrip(req)
+	resp, err := p.inner.RoundTrip(req)
+	if err != nil && toHTTP {
+		// The URL in the caller's error says https; say what was dialled.
+		return nil, fmt.Errorf("over plain http: %w", err)
+	}
+	return resp, err
+}
+
+// errFallbackRefused marks the refused http racer of a ping.
+var errFallbackRefused = errors.New("no plain http fallback: the scheme follows the insecure-host policy")
+
+// pingCause drops the refused http racer from a ping error, which otherwise
+// reads "<https error>; <refused http fallback>", and keeps the real cause.
+func pingCause(err error) error {
+	if !errors.Is(err, errFallbackRefused) {
+		return err
+	}
+	var terr *transport.Error
+	if errors.As(err, &terr) {
+		return terr
+	}
+	var uerr *url.Error
+	if errors.As(err, &uerr) && !errors.Is(uerr, errFallbackRefused) {
+		return uerr
+	}
+	return err
 }
 
 // noFallback wraps the transport go-containerregistry pings with. For
@@ -64,7 +90,7 @@ type noFallback struct{ inner http.RoundTripper }
 
 func (n noFallback) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme == "http" {
-		return nil, errors.New("no plain http fallback: the scheme follows the insecure-host policy")
+		return nil, errFallbackRefused
 	}
 	return n.inner.RoundTrip(req)
 }

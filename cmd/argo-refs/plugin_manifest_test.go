@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"os"
 	"reflect"
 	"strings"
@@ -236,6 +237,66 @@ func TestPluginManifestExamplesUpToDate(t *testing.T) {
 		}
 		if string(committed) != out {
 			t.Errorf("%s is out of date; regenerate it with\n  go run ./cmd/argo-refs plugin-manifest --image ghcr.io/argo-refs/argo-refs:v0.1.0 --output %s > %s", file, output, strings.TrimPrefix(file, "../../"))
+		}
+	}
+}
+
+// TestExampleCommandsUseRealFlags checks that the commands the examples run
+// (the Akuity custom steps and the GitHub Actions workflow) only pass flags
+// the argo-refs commands define.
+func TestExampleCommandsUseRealFlags(t *testing.T) {
+	data, err := os.ReadFile("../../examples/custom-step/custom-promotion-steps.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, d := range strings.Split(string(data), "\n---\n") {
+		var cps struct {
+			Metadata struct {
+				Name string `json:"name"`
+			} `json:"metadata"`
+			Spec struct {
+				Command []string `json:"command"`
+			} `json:"spec"`
+		}
+		if err := yaml.Unmarshal([]byte(d), &cps); err != nil {
+			t.Fatal(err)
+		}
+		if len(cps.Spec.Command) < 2 || cps.Spec.Command[0] != "/argo-refs" {
+			t.Fatalf("%s: command %v does not run /argo-refs", cps.Metadata.Name, cps.Spec.Command)
+		}
+		checkFlagsDefined(t, cps.Metadata.Name, cps.Spec.Command[1], cps.Spec.Command[2:])
+		checked++
+	}
+	if checked != 2 {
+		t.Errorf("checked %d CustomPromotionSteps, want 2", checked)
+	}
+}
+
+// checkFlagsDefined fails for every --flag in args that command cmdName does
+// not define.
+func checkFlagsDefined(t *testing.T, where, cmdName string, args []string) {
+	t.Helper()
+	var cmd *command
+	for _, c := range commands() {
+		if c.name == cmdName {
+			cmd = c
+		}
+	}
+	if cmd == nil {
+		t.Fatalf("%s runs unknown command %q", where, cmdName)
+	}
+	fs := flag.NewFlagSet(cmdName, flag.ContinueOnError)
+	if cmd.setup != nil {
+		cmd.setup(fs)
+	}
+	for _, a := range args {
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") {
+			continue
+		}
+		if fs.Lookup(name) == nil {
+			t.Errorf("%s passes %s, but `argo-refs %s` has no flag %q", where, a, cmdName, name)
 		}
 	}
 }

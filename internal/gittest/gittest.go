@@ -375,7 +375,9 @@ func CommitEntries(t testing.TB, bareDir, branch, message string, entries ...Ent
 	}
 	b.WriteString("done\n")
 	marks := filepath.Join(t.TempDir(), "marks")
-	run(t, bareDir, nil, bytes.NewReader(b.Bytes()), "fast-import", "--quiet", "--done", "--export-marks="+marks)
+	// Level 0 compression: tests write random megabytes; speed matters more.
+	run(t, bareDir, nil, bytes.NewReader(b.Bytes()), "-c", "core.compression=0", "-c", "pack.compression=0",
+		"fast-import", "--quiet", "--done", "--export-marks="+marks)
 	out, err := os.ReadFile(marks)
 	if err != nil {
 		t.Fatalf("reading fast-import marks: %v", err)

@@ -32,7 +32,7 @@ type fixture struct {
 // newFixture serves a repo whose main has two commits: prev with
 // apps/a/values.yaml and README.md, tip adding apps/b/values.yaml and
 // changing apps/a/values.yaml; plus `noise` bytes of random blobs.
-func newFixture(t *testing.T, noise int, opts ...gittest.Option) *fixture {
+func newFixture(t testing.TB, noise int, opts ...gittest.Option) *fixture {
 	t.Helper()
 	srv := gittest.New(t, opts...)
 	f := &fixture{srv: srv, url: srv.CreateRepo(t, "gitops.git"), dir: srv.Dir("gitops.git")}
@@ -57,13 +57,11 @@ func randomEntries(total, dirs int, seed uint64) []gittest.Entry {
 		return nil
 	}
 	const fileSize = 64 << 10
-	rng := rand.New(rand.NewChaCha8([32]byte{byte(seed)}))
+	rng := rand.NewChaCha8([32]byte{byte(seed)})
 	var out []gittest.Entry
 	for i := 0; i*fileSize < total; i++ {
 		b := make([]byte, fileSize)
-		for j := range b {
-			b[j] = byte(rng.Uint32())
-		}
+		_, _ = rng.Read(b)
 		out = append(out, gittest.Entry{Path: fmt.Sprintf("noise/d%02d/sub/f%04d.bin", i%dirs, i), Data: string(b)})
 	}
 	return out
@@ -608,4 +606,53 @@ func TestPushStaleOld(t *testing.T) {
 	if got := gittest.Git(t, f.dir, "rev-parse", "main"); got != f.tip {
 		t.Errorf("main moved to %s", got)
 	}
+}
+
+// TestPushRaceAfterAdvertisement moves the branch after the client read the
+// receive-pack advertisement, so only the server's report says it lost.
+func TestPushRaceAfterAdvertisement(t *testing.T) {
+	var f *fixture
+	var once sync.Once
+	var competing string
+	moveFirst := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/git-receive-pack") {
+				once.Do(func() {
+					competing = gittest.CommitFiles(t, f.dir, "main", map[string]string{"other.txt": "x\n"}, "competing")
+				})
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	f = newFixture(t, 0, gittest.WithMiddleware(moveFirst))
+	r := open(t, f.url, gitrepo.Options{})
+	ctx := context.Background()
+	if err := r.Fetch(ctx, h(f.tip)); err != nil {
+		t.Fatal(err)
+	}
+	c, err := r.Commit(h(f.tip), []gitrepo.Change{{Path: "mine.txt", Data: []byte("mine\n")}}, "mine", author)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = r.Push(ctx, "main", h(f.tip), c)
+	if !errors.Is(err, gitrepo.ErrStale) {
+		t.Fatalf("Push err = %v, want ErrStale", err)
+	}
+	t.Logf("race reported as: %v", err)
+	if got := gittest.Git(t, f.dir, "rev-parse", "main"); got != competing {
+		t.Errorf("main = %s, want the competing %s", got, competing)
+	}
+
+	// Update recovers: the rebuilt commit (same blob as the lost attempt)
+	// must carry that blob again, since the server never got it.
+	res, err := r.Update(ctx, "main", gitrepo.UpdateOptions{BaseDelay: time.Millisecond}, func(context.Context, gitrepo.Snapshot) (*gitrepo.Edit, error) {
+		return &gitrepo.Edit{Changes: []gitrepo.Change{{Path: "mine.txt", Data: []byte("mine\n")}}, Message: "mine", Author: author}, nil
+	})
+	if err != nil || !res.Changed || res.Tip.String() != competing {
+		t.Fatalf("Update: %+v, %v", res, err)
+	}
+	if got := gittest.Git(t, f.dir, "show", "main:mine.txt"); got != "mine" {
+		t.Errorf("mine.txt = %q", got)
+	}
+	gittest.Git(t, f.dir, "fsck", "--strict")
 }

@@ -1,0 +1,92 @@
+package gitrepo_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/argo-refs/argo-refs/internal/gittest"
+	"github.com/argo-refs/argo-refs/warehouse/gitrepo"
+)
+
+func TestProbePathOnALargeRepo(t *testing.T) {
+	srv := gittest.New(t)
+	url := srv.CreateRepo(t, "source.git")
+	dir := srv.Dir("source.git")
+	entries := append(randomEntries(20<<20, 40, 7),
+		gittest.Entry{Path: "k8s/helm/Chart.yaml", Data: "name: app\n"},
+		gittest.Entry{Path: "k8s/kustomize/base/kustomization.yaml", Data: "resources: []\n"},
+		gittest.Entry{Path: "k8s/link", Data: "/etc", Mode: gittest.ModeSymlink},
+	)
+	commit := gittest.CommitEntries(t, dir, "main", "source", entries...)
+	// Another commit on top, so the probed commit is not the tip.
+	gittest.CommitFiles(t, dir, "main", map[string]string{"later.txt": "later\n"}, "later")
+	if size := gittest.Git(t, dir, "count-objects", "-v"); size == "" {
+		t.Fatal("count-objects printed nothing")
+	}
+
+	ctx := context.Background()
+	for _, tc := range []struct {
+		path     string
+		requests int
+	}{
+		{"k8s/helm", 3},
+		{"k8s/kustomize/base/", 4},
+		{"k8s/helm/Chart.yaml", 4},
+		{"noise/d07/sub", 4},
+		{"", 2},
+		{".", 2},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			srv.ResetStats()
+			st, err := gitrepo.ProbePath(ctx, url, h(commit), tc.path, gitrepo.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%q: %+v", tc.path, st)
+			if st.BytesReceived > 100<<10 {
+				t.Errorf("received %d bytes, budget is 100 KB", st.BytesReceived)
+			}
+			if st.Requests != tc.requests {
+				t.Errorf("%d requests, want %d", st.Requests, tc.requests)
+			}
+			if sent := srv.Stats().BytesSent; sent != st.BytesReceived || srv.Stats().Requests != st.Requests {
+				t.Errorf("server saw %+v, client %+v", srv.Stats(), st)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name, path string
+		commit     string
+		want       error
+	}{
+		{"missing dir", "k8s/nope", commit, gitrepo.ErrPathNotFound},
+		{"missing deep", "k8s/helm/templates/x", commit, gitrepo.ErrPathNotFound},
+		{"under a file", "k8s/helm/Chart.yaml/x", commit, gitrepo.ErrPathNotFound},
+		{"later file", "later.txt", commit, gitrepo.ErrPathNotFound},
+		{"symlink", "k8s/link/passwd", commit, gitrepo.ErrPathOutsideRepo},
+		{"dotdot", "k8s/../..", commit, gitrepo.ErrPathOutsideRepo},
+		{"absolute", "/etc", commit, gitrepo.ErrPathOutsideRepo},
+		{"missing commit", "k8s/helm", "0123456789abcdef0123456789abcdef01234567", gitrepo.ErrCommitNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := gitrepo.ProbePath(ctx, url, h(tc.commit), tc.path, gitrepo.Options{})
+			if !errors.Is(err, tc.want) {
+				t.Errorf("err = %v, want %v", err, tc.want)
+			}
+			if st.BytesReceived > 100<<10 {
+				t.Errorf("received %d bytes", st.BytesReceived)
+			}
+		})
+	}
+}
+
+func TestProbePathNeedsFilter(t *testing.T) {
+	srv := gittest.New(t, gittest.WithoutFilter())
+	url := srv.CreateRepo(t, "source.git")
+	commit := gittest.CommitFiles(t, srv.Dir("source.git"), "main", map[string]string{"k8s/helm/Chart.yaml": "x"}, "c")
+	_, err := gitrepo.ProbePath(context.Background(), url, h(commit), "k8s/helm", gitrepo.Options{})
+	if !errors.Is(err, gitrepo.ErrFilterUnsupported) {
+		t.Errorf("err = %v, want ErrFilterUnsupported", err)
+	}
+}

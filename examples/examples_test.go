@@ -398,20 +398,21 @@ func stepOutput(ref stepRef, key string) (any, error) {
 			branch = "kargo/promotion/" + promotionName
 		}
 		imageRef := "ghcr.io/code-dot-org/code-dot-org:git-" + sourceCommit
+		// Every output both argo-refs step kinds set, by its documented key.
 		outputs := map[string]any{
-			step.OutputReleaseID:     "git-" + sourceCommit,
-			step.OutputGitCommit:     sourceCommit,
-			step.OutputImageRef:      imageRef,
-			step.OutputImageDigest:   imageDigest,
-			step.OutputImage:         imageRef,
-			step.OutputSourceRepo:    str(ref.config, "packaging", "sourceRepo"),
-			step.OutputSourcePath:    str(ref.config, "packaging", "sourcePath"),
-			step.OutputFreightCommit: freightCommit,
-			step.OutputGitopsCommit:  pushedCommit,
-			step.OutputBranch:        branch,
-			step.OutputChanged:       true,
-			step.OutputTargets:       []any{},
-			step.OutputAttempts:      1,
+			"releaseId":     "git-" + sourceCommit,
+			"gitCommit":     sourceCommit,
+			"imageRef":      imageRef,
+			"imageDigest":   imageDigest,
+			"image":         imageRef,
+			"sourceRepo":    str(ref.config, "packaging", "sourceRepo"),
+			"sourcePath":    str(ref.config, "packaging", "sourcePath"),
+			"freightCommit": freightCommit,
+			"gitopsCommit":  pushedCommit,
+			"branch":        branch,
+			"changed":       true,
+			"targets":       []any{},
+			"attempts":      1,
 		}
 		v, ok := outputs[key]
 		if !ok {

@@ -109,6 +109,7 @@ type Client struct {
 	mu         sync.Mutex
 	challenges map[string]*transport.Challenge // by registry
 	auths      map[string]repoAuth             // by registry/repository
+	locks      map[string]chan struct{}        // by registry/repository
 }
 
 // repoAuth is a cached authenticated transport for one repository's pull
@@ -132,6 +133,7 @@ func New(opts Options) (*Client, error) {
 		now:        time.Now,
 		challenges: map[string]*transport.Challenge{},
 		auths:      map[string]repoAuth{},
+		locks:      map[string]chan struct{}{},
 	}
 	if c.keychain == nil {
 		c.keychain = authn.DefaultKeychain
@@ -456,13 +458,22 @@ func (c *Client) send(ctx context.Context, rt http.RoundTripper, method, u strin
 func (c *Client) transportFor(ctx context.Context, repo name.Repository) (http.RoundTripper, error) {
 	reg := repo.RegistryStr()
 	key := reg + "/" + repo.RepositoryStr()
+	if rt, ok := c.cachedAuth(key); ok {
+		return rt, nil
+	}
+	// One caller per repository pings and exchanges; the others wait for
+	// its result, or for their own context.
+	unlock, err := c.lockKey(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("%w: waiting for the token of %s: %w", ErrUnavailable, key, err)
+	}
+	defer unlock()
+	if rt, ok := c.cachedAuth(key); ok {
+		return rt, nil
+	}
 	c.mu.Lock()
-	a, ok := c.auths[key]
 	ch := c.challenges[reg]
 	c.mu.Unlock()
-	if ok && (a.expires.IsZero() || c.now().Before(a.expires)) {
-		return a.rt, nil
-	}
 	if ch == nil {
 		pr, err := transport.Ping(ctx, repo.Registry, noFallback{c.transport})
 		if err != nil {
@@ -480,7 +491,7 @@ func (c *Client) transportFor(ctx context.Context, repo name.Repository) (http.R
 	if err != nil {
 		return nil, err
 	}
-	a = repoAuth{}
+	var a repoAuth
 	if strings.EqualFold(ch.Scheme, "bearer") {
 		tok, err := transport.Exchange(ctx, repo.Registry, auth, c.transport, []string{repo.Scope(transport.PullScope)}, ch)
 		if err != nil {
@@ -505,6 +516,34 @@ func (c *Client) transportFor(ctx context.Context, repo name.Repository) (http.R
 	c.auths[key] = a
 	c.mu.Unlock()
 	return a.rt, nil
+}
+
+// cachedAuth returns the cached transport for key while its token is fresh.
+func (c *Client) cachedAuth(key string) (http.RoundTripper, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	a, ok := c.auths[key]
+	if ok && (a.expires.IsZero() || c.now().Before(a.expires)) {
+		return a.rt, true
+	}
+	return nil, false
+}
+
+// lockKey takes the per-repository lock, giving up when ctx ends.
+func (c *Client) lockKey(ctx context.Context, key string) (func(), error) {
+	c.mu.Lock()
+	l, ok := c.locks[key]
+	if !ok {
+		l = make(chan struct{}, 1)
+		c.locks[key] = l
+	}
+	c.mu.Unlock()
+	select {
+	case l <- struct{}{}:
+		return func() { <-l }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // tokenLifetime is how long a token is reused: its expires_in (60 s when

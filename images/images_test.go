@@ -697,6 +697,9 @@ func TestConcurrentVerify(t *testing.T) {
 			t.Errorf("Verify: %v", err)
 		}
 	}
+	if got := reg.TokenRequests(); got != 1 {
+		t.Errorf("token requests = %d, want 1: concurrent first calls share one exchange", got)
+	}
 }
 
 func BenchmarkVerify(b *testing.B) {
@@ -713,5 +716,30 @@ func BenchmarkVerify(b *testing.B) {
 		if _, err := c.Verify(ctx, ref, want); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestDockerCredentialHelper reads credentials through a credHelpers entry
+// of config.json, which runs docker-credential-<name> get.
+func TestDockerCredentialHelper(t *testing.T) {
+	reg := regtest.New(t, regtest.WithCredentials(testUser, secret))
+	want := reg.PushImage(t, "private/app:v1", nil)
+	bin := t.TempDir()
+	script := fmt.Sprintf("#!/bin/sh\nread server\nprintf '{\"ServerURL\":\"%%s\",\"Username\":\"%s\",\"Secret\":\"%s\"}' \"$server\"\n", testUser, secret)
+	if err := os.WriteFile(filepath.Join(bin, "docker-credential-regtest"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`{"credHelpers": {%q: "regtest"}}`, reg.Host)
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("DOCKER_CONFIG", dir)
+	opts := fastOptions()
+	opts.Keychain = nil
+	if _, err := newClient(t, opts).Verify(testCtx(t), reg.Ref("private/app:v1"), want); err != nil {
+		t.Fatalf("Verify with a credential helper: %v", err)
 	}
 }

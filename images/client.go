@@ -27,7 +27,9 @@ import (
 
 // Environment variables read for credentials when Options.Credentials is nil.
 const (
+	// EnvUsername names the registry user; set it together with EnvPassword.
 	EnvUsername = "ARGO_REFS_REGISTRY_USERNAME"
+	// EnvPassword holds the registry password or token.
 	EnvPassword = "ARGO_REFS_REGISTRY_PASSWORD"
 )
 

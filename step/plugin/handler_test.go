@@ -630,3 +630,35 @@ func TestConcurrentRequests(t *testing.T) {
 func newJSONLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, nil))
 }
+
+func TestChunkedBodyOverTheLimit(t *testing.T) {
+	rec := &recorder{result: step.Result{Status: kargo.StatusSucceeded}}
+	srv := newTestServer(t, rec.run, HandlerOptions{MaxBodyBytes: 1024})
+	// io.MultiReader hides the length, so the client sends the body chunked
+	// and only the server's reading limit can catch it.
+	body := io.MultiReader(strings.NewReader(`{"step":{"kind":"argo-refs-verify"},"context":{"uiBaseURL":"`), strings.NewReader(strings.Repeat("a", 2048)+`"}}`))
+	req, err := http.NewRequest("POST", srv.URL+ExecutePath, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range goodHeader {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if req.ContentLength != 0 || resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("chunked body of 2 KiB over a 1 KiB limit: code %d (content length %d), want 413", resp.StatusCode, req.ContentLength)
+	}
+	if n := len(rec.seen()); n != 0 {
+		t.Errorf("runner called %d times", n)
+	}
+	// Just under the limit passes.
+	small := requestBody(t)
+	srv2 := newTestServer(t, rec.run, HandlerOptions{MaxBodyBytes: int64(len(small))})
+	if resp, b := post(t, srv2.URL+ExecutePath, goodHeader, small); resp.StatusCode != 200 {
+		t.Errorf("body exactly at the limit: %d %s", resp.StatusCode, b)
+	}
+}

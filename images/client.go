@@ -233,6 +233,20 @@ func (c *Client) Resolve(ctx context.Context, ref string) (Descriptor, error) {
 }
 
 func (c *Client) resolve(ctx context.Context, ref name.Reference) (Descriptor, error) {
+	d, err := c.resolveOnce(ctx, ref)
+	return d, withContext(ctx, err)
+}
+
+// withContext adds the context's error to an ErrUnavailable that happened
+// while the context ended, so that callers can tell a deadline from an outage.
+func withContext(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() == nil || errors.Is(err, ctx.Err()) || !errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w (%w)", err, ctx.Err())
+}
+
+func (c *Client) resolveOnce(ctx context.Context, ref name.Reference) (Descriptor, error) {
 	repo := ref.Context()
 	rt, err := c.transportFor(ctx, repo)
 	if err != nil {
@@ -335,6 +349,11 @@ func (c *Client) Verify(ctx context.Context, ref, wantDigest string) (Verificati
 // when the config has no such label. Through an index it reads the manifest
 // for the current platform (runtime.GOOS/GOARCH), else the first manifest.
 func (c *Client) Revision(ctx context.Context, ref string) (string, error) {
+	rev, err := c.revision(ctx, ref)
+	return rev, withContext(ctx, err)
+}
+
+func (c *Client) revision(ctx context.Context, ref string) (string, error) {
 	r, err := ParseReference(ref)
 	if err != nil {
 		return "", err

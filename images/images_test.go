@@ -743,3 +743,26 @@ func TestDockerCredentialHelper(t *testing.T) {
 		t.Fatalf("Verify with a credential helper: %v", err)
 	}
 }
+
+// TestHangingRegistry: a registry that never answers is bounded by the
+// caller's context.
+func TestHangingRegistry(t *testing.T) {
+	hang := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if regtest.IsManifestRequest(r) {
+				<-r.Context().Done()
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	reg := regtest.New(t, regtest.WithMiddleware(hang))
+	want := reg.PushImage(t, "app:v1", nil)
+	c := newClient(t, fastOptions())
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	defer cancel()
+	_, err := c.Verify(ctx, reg.Ref("app:v1"), want)
+	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want ErrUnavailable wrapping context.DeadlineExceeded", err)
+	}
+}

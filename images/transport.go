@@ -157,6 +157,11 @@ func newRetryTransport(base http.RoundTripper, retryMax int, waitMin, waitMax ti
 		},
 		CheckRetry: func(ctx context.Context, resp *http.Response, err error) (bool, error) {
 			if ctx.Err() != nil {
+				if resp != nil {
+					// Hand the response back rather than a response and an
+					// error, which net/http would log and leak.
+					return false, nil
+				}
 				return false, ctx.Err()
 			}
 			if err != nil {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
 	"os"
 	"runtime"
@@ -78,8 +79,9 @@ type Options struct {
 	Keychain authn.Keychain
 	// Getenv reads the environment; nil means os.Getenv.
 	Getenv func(string) string
-	// InsecureHosts are registry hosts (host or host:port) spoken to over
-	// plain HTTP besides loopback hosts. Every other host must use HTTPS.
+	// InsecureHosts are registry hosts spoken to over plain HTTP besides
+	// loopback hosts: host:port, or host for every port. Every other host
+	// must use HTTPS.
 	InsecureHosts []string
 	// RetryMax is the number of retries after the first attempt; 0 means 4,
 	// a negative value means none.
@@ -198,8 +200,14 @@ func (c *Client) Stats() Stats {
 }
 
 // plainHTTP reports whether host may be spoken to over plain HTTP.
+// An InsecureHosts entry without a port allows every port of that host.
 func (c *Client) plainHTTP(host string) bool {
-	return isLoopback(host) || c.insecure[strings.ToLower(host)]
+	host = strings.ToLower(host)
+	if isLoopback(host) || c.insecure[host] {
+		return true
+	}
+	h, _, err := net.SplitHostPort(host)
+	return err == nil && c.insecure[h]
 }
 
 func (c *Client) scheme(reg name.Registry) string {

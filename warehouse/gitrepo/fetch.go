@@ -36,6 +36,9 @@ func (r *Remote) caps(ctx context.Context) (*capability.List, error) {
 	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
+	if r.upCaps == nil {
+		return nil, fmt.Errorf("repository is empty: %w", ErrCommitNotFound)
+	}
 	return r.upCaps, nil
 }
 
@@ -70,7 +73,7 @@ func (r *Remote) uploadPack(ctx context.Context, caps *capability.List, wants []
 
 	sess, err := r.client.NewUploadPackSession(r.ep, r.authMethod())
 	if err != nil {
-		return r.classify(err)
+		return r.classify(ctx, err)
 	}
 	defer sess.Close()
 	sctx, sn := withSniffer(ctx)
@@ -79,7 +82,7 @@ func (r *Remote) uploadPack(ctx context.Context, caps *capability.List, wants []
 		if msg, ok := sn.errLine(); ok {
 			return &serverError{msg: msg}
 		}
-		return r.classify(err)
+		return r.classify(ctx, err)
 	}
 	defer res.Close()
 	tmp := memory.NewStorage()
@@ -90,7 +93,7 @@ func (r *Remote) uploadPack(ctx context.Context, caps *capability.List, wants []
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("reading pack: %w", r.classify(err))
+		return fmt.Errorf("reading pack: %w", r.classify(ctx, err))
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

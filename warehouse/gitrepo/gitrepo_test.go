@@ -285,7 +285,7 @@ func TestConcurrentUpdatesAllLand(t *testing.T) {
 			r := open(t, f.url, gitrepo.Options{})
 			var res gitrepo.UpdateResult
 			defer func() { t.Logf("update %d: %d attempts, %+v", i, res.Attempts, r.Stats()) }()
-			res, errs[i] = r.Update(context.Background(), "main", gitrepo.UpdateOptions{MaxAttempts: 3 * n, BaseDelay: 50 * time.Millisecond},
+			res, errs[i] = r.Update(context.Background(), "main", gitrepo.UpdateOptions{MaxAttempts: 3 * n, BaseDelay: 250 * time.Millisecond},
 				func(context.Context, gitrepo.Snapshot) (*gitrepo.Edit, error) {
 					return &gitrepo.Edit{
 						Changes: []gitrepo.Change{{Path: fmt.Sprintf("apps/s%d/values.yaml", i), Data: fmt.Appendf(nil, "stage: %d\n", i)}},
@@ -556,6 +556,18 @@ func TestMissingThings(t *testing.T) {
 	if _, err := r2.Tip(ctx, "main"); !errors.Is(err, gitrepo.ErrRepositoryNotFound) {
 		t.Errorf("Tip of a missing repo: %v", err)
 	}
+	empty := open(t, f.srv.CreateRepo(t, "empty.git"), gitrepo.Options{})
+	if _, err := empty.Tip(ctx, "main"); !errors.Is(err, gitrepo.ErrBranchNotFound) {
+		t.Errorf("Tip of an empty repo: %v", err)
+	}
+	if err := empty.Fetch(ctx, h(f.tip)); !errors.Is(err, gitrepo.ErrCommitNotFound) {
+		t.Errorf("Fetch from an empty repo: %v", err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := open(t, f.url, gitrepo.Options{}).Fetch(cancelled, h(f.tip)); !errors.Is(err, context.Canceled) {
+		t.Errorf("Fetch with a cancelled context: %v", err)
+	}
 }
 
 func TestPushWithoutReportIsNotSuccess(t *testing.T) {
@@ -655,4 +667,24 @@ func TestPushRaceAfterAdvertisement(t *testing.T) {
 		t.Errorf("mine.txt = %q", got)
 	}
 	gittest.Git(t, f.dir, "fsck", "--strict")
+}
+
+func TestForbiddenIsErrAuth(t *testing.T) {
+	forbid := func(http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "forbidden: token lacks scope", http.StatusForbidden)
+		})
+	}
+	srv := gittest.New(t, gittest.WithMiddleware(forbid))
+	url := srv.CreateRepo(t, "gitops.git")
+	r := open(t, url, gitrepo.Options{Auth: &gitrepo.Auth{Username: "x", Password: "tok3n-secret"}})
+	_, err := r.Tip(context.Background(), "main")
+	if !errors.Is(err, gitrepo.ErrAuth) {
+		t.Fatalf("err = %v, want ErrAuth", err)
+	}
+	checkNoSecret(t, "tok3n-secret", err)
+	_, err = gitrepo.ProbePath(context.Background(), url, h("0123456789abcdef0123456789abcdef01234567"), "x", gitrepo.Options{})
+	if !errors.Is(err, gitrepo.ErrAuth) {
+		t.Errorf("ProbePath err = %v, want ErrAuth", err)
+	}
 }

@@ -46,6 +46,13 @@ func isStaleReason(reason string) bool {
 // ErrBranchExists. Any other refusal, or an answer without a status report,
 // wraps ErrPushRejected. Pushing new == old does nothing.
 func (r *Remote) Push(ctx context.Context, branch string, old, new plumbing.Hash) error {
+	return r.push(ctx, branch, old, new, true)
+}
+
+// push is Push; without advertise it skips the receive-pack advertisement
+// (one request) when the caller has just compared the branch with old
+// itself: the server's own old-value check still guards the update.
+func (r *Remote) push(ctx context.Context, branch string, old, new plumbing.Hash, advertise bool) error {
 	name, err := refName(branch)
 	if err != nil {
 		return fmt.Errorf("pushing to %s: %w", r.url, err)
@@ -66,20 +73,35 @@ func (r *Remote) Push(ctx context.Context, branch string, old, new plumbing.Hash
 
 	sess, err := r.client.NewReceivePackSession(r.ep, r.authMethod())
 	if err != nil {
-		return wrap(r.classify(err))
+		return wrap(r.classify(ctx, err))
 	}
 	defer sess.Close()
-	ar, err := sess.AdvertisedReferencesContext(ctx)
-	if err != nil {
-		return wrap(r.classify(err))
+	r.mu.RLock()
+	caps := r.rpCaps
+	r.mu.RUnlock()
+	if !advertise && caps == nil {
+		// Every git server since 2005 offers report-status; one that
+		// does not would send no report, which counts as a failure.
+		caps = capability.NewList()
+		_ = caps.Set(capability.ReportStatus)
 	}
-	if err := checkRef(ar, name, old); err != nil {
-		return wrap(err)
+	if advertise {
+		ar, err := sess.AdvertisedReferencesContext(ctx)
+		if err != nil {
+			return wrap(r.classify(ctx, err))
+		}
+		if err := checkRef(ar, name, old); err != nil {
+			return wrap(err)
+		}
+		caps = ar.Capabilities
+		r.mu.Lock()
+		r.rpCaps = caps
+		r.mu.Unlock()
 	}
-	if !ar.Capabilities.Supports(capability.ReportStatus) {
+	if !caps.Supports(capability.ReportStatus) {
 		return wrap(fmt.Errorf("server does not offer report-status, so the outcome could not be known: %w", ErrPushRejected))
 	}
-	req := packp.NewReferenceUpdateRequestFromCapabilities(ar.Capabilities)
+	req := packp.NewReferenceUpdateRequestFromCapabilities(caps)
 	req.Commands = []*packp.Command{{Name: name, Old: old, New: new}}
 	req.Packfile = io.NopCloser(bytes.NewReader(pack))
 	report, err := sess.ReceivePack(ctx, req)
@@ -93,7 +115,7 @@ func (r *Remote) Push(ctx context.Context, branch string, old, new plumbing.Hash
 		if ctx.Err() != nil {
 			return wrap(ctx.Err())
 		}
-		return wrap(fmt.Errorf("%w: %w", ErrPushRejected, r.classify(err)))
+		return wrap(fmt.Errorf("%w: %w", ErrPushRejected, r.classify(ctx, err)))
 	}
 	if report.UnpackStatus != "ok" {
 		return wrap(fmt.Errorf("server could not unpack the objects (%s): %w", report.UnpackStatus, ErrPushRejected))

@@ -84,6 +84,7 @@ type Remote struct {
 	mu       sync.RWMutex
 	store    *memory.Storage
 	upCaps   *capability.List                  // upload-pack capabilities, from the last advertisement
+	rpCaps   *capability.List                  // receive-pack capabilities, from the last advertisement
 	pending  map[plumbing.Hash][]plumbing.Hash // commit built by Commit → objects to push
 	unpushed map[plumbing.Hash]struct{}        // objects built here and not pushed yet
 }
@@ -311,15 +312,30 @@ func withSniffer(ctx context.Context) (context.Context, *sniffer) {
 }
 
 // classify maps transport errors to this package's errors, dropping the
-// server's text for authentication failures.
-func (r *Remote) classify(err error) error {
-	switch {
-	case err == nil:
+// server's text for authentication failures, and reports a cancelled or
+// expired context as such.
+func (r *Remote) classify(ctx context.Context, err error) error {
+	if err == nil {
 		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	switch {
 	case errors.Is(err, transport.ErrAuthenticationRequired), errors.Is(err, transport.ErrAuthorizationFailed):
 		return ErrAuth
 	case errors.Is(err, transport.ErrRepositoryNotFound):
 		return ErrRepositoryNotFound
+	}
+	// go-git's wrappers do not unwrap; expose what they hold (a *url.Error,
+	// a *githttp.Err) to errors.As.
+	var ue *plumbing.UnexpectedError
+	var pe *plumbing.PermanentError
+	switch {
+	case errors.As(err, &ue):
+		err = ue.Err
+	case errors.As(err, &pe):
+		err = pe.Err
 	}
 	return redact(err, r.secret)
 }
@@ -329,15 +345,16 @@ func (r *Remote) classify(err error) error {
 func (r *Remote) advertise(ctx context.Context) (*packp.AdvRefs, error) {
 	sess, err := r.client.NewUploadPackSession(r.ep, r.authMethod())
 	if err != nil {
-		return nil, r.classify(err)
+		return nil, r.classify(ctx, err)
 	}
 	defer sess.Close()
 	ar, err := sess.AdvertisedReferencesContext(ctx)
 	if err != nil {
 		if errors.Is(err, transport.ErrEmptyRemoteRepository) {
+			// No refs, and no capabilities worth keeping.
 			return packp.NewAdvRefs(), nil
 		}
-		return nil, r.classify(err)
+		return nil, r.classify(ctx, err)
 	}
 	r.mu.Lock()
 	r.upCaps = ar.Capabilities

@@ -146,7 +146,9 @@ func (r *Remote) attempt(ctx context.Context, branch string, opts UpdateOptions,
 	if opts.NewBranch != "" {
 		target, old = opts.NewBranch, plumbing.ZeroHash
 	}
-	if err := r.Push(ctx, target, old, commit); err != nil {
+	// The tip was just read from the advertisement: when moving branch,
+	// the receive-pack advertisement would only repeat it.
+	if err := r.push(ctx, target, old, commit, opts.NewBranch != ""); err != nil {
 		r.forget(commit)
 		return err
 	}

@@ -181,7 +181,7 @@ func plainOK(v string, flow bool) bool {
 	if v == "" || v[0] == ' ' || v[len(v)-1] == ' ' || v[len(v)-1] == ':' ||
 		strings.ContainsRune("-?:,[]{}#&*!|>'\"%@`", rune(v[0])) ||
 		strings.Contains(v, ": ") || strings.Contains(v, " #") ||
-		(flow && strings.ContainsAny(v, ",[]{}")) {
+		(flow && strings.ContainsAny(v, ",[]{}:#")) {
 		return false
 	}
 	for _, r := range v {

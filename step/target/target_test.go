@@ -37,6 +37,7 @@ func TestSetValueQuoting(t *testing.T) {
 		{"double quoted escapes", "k: \"v\" # c\n", "a\"b\\c\td", "k: \"a\\\"b\\\\c\\td\" # c\n"},
 		{"flow mapping comma", "m: {k: v, o: w}\n", "a,b", "m: {k: 'a,b', o: w}\n"},
 		{"flow sequence", "m: [v, w]\n", "x", "m: [x, w]\n"},
+		{"flow mapping colon", "m: {k: v}\n", "a:b", "m: {k: 'a:b'}\n"},
 		{"explicit tag kept", "k: !!str 123 # c\n", "456", "k: !!str '456' # c\n"},
 		{"multi-line quoted", "k: \"a\n  b\" # c\nn: 1\n", "z", "k: \"z\" # c\nn: 1\n"},
 		{"unicode before", "é: 'ü' # ø\nk: v\n", "ß", "é: 'ü' # ø\nk: ß\n"},

@@ -2,14 +2,540 @@ package step
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/argo-refs/argo-refs/images"
 	"github.com/argo-refs/argo-refs/step/kargo"
+	"github.com/argo-refs/argo-refs/step/target"
+	"github.com/argo-refs/argo-refs/warehouse"
+	"github.com/argo-refs/argo-refs/warehouse/gitrepo"
 )
 
 // Run executes one step of the given kind with its raw JSON config. It never
 // panics on bad input; every problem comes back as a Result.
 func Run(ctx context.Context, kind Kind, sc Context, config []byte, opts Options) Result {
-	err := errors.New("the step is not implemented yet")
-	return Result{Status: kargo.StatusErrored, Message: err.Error(), Err: err}
+	if !slices.Contains(Kinds, kind) {
+		return resultFor(nil, Terminal(fmt.Errorf("unknown step kind %q (known: %s)", kind, kindList())))
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.Getenv == nil {
+		opts.Getenv = func(string) string { return "" }
+	}
+	cfg, err := ParseConfig(config)
+	if err != nil {
+		return resultFor(nil, err)
+	}
+	plan, err := cfg.Resolve(kind, sc, opts.Getenv)
+	if err != nil {
+		return resultFor(nil, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, plan.Timeout)
+	defer cancel()
+	r := &runner{plan: plan, opts: opts, log: opts.Logger}
+	out, err := r.run(ctx)
+	return resultFor(out, err)
 }
+
+func kindList() string {
+	names := make([]string, len(Kinds))
+	for i, k := range Kinds {
+		names[i] = string(k)
+	}
+	return strings.Join(names, ", ")
+}
+
+// outcome is what a successful run learned, before it becomes a Result.
+type outcome struct {
+	record       *warehouse.Record
+	image        string // the value written to the stage
+	gitopsCommit string
+	branch       string
+	changed      bool
+	attempts     int
+	targets      []TargetChange
+	diff         string
+	stage        string
+	freight      string
+}
+
+// runner carries one call's plan and collaborators.
+type runner struct {
+	plan *Plan
+	opts Options
+	log  *slog.Logger
+}
+
+func (r *runner) run(ctx context.Context) (*outcome, error) {
+	remote, err := gitrepo.Open(ctx, r.plan.RepoURL, r.gitOptions(r.plan.RepoURL, r.plan.GitAuth))
+	if err != nil {
+		return nil, fmt.Errorf("opening the GitOps repository: %w", err)
+	}
+	freight := plumbing.NewHash(r.plan.FreightCommit)
+	out := &outcome{stage: r.plan.Stage, freight: r.plan.FreightCommit}
+
+	if r.plan.Kind == KindVerify {
+		if err := remote.Fetch(ctx, freight); err != nil {
+			return nil, fmt.Errorf("fetching the Freight commit: %w", err)
+		}
+		rec, err := r.verify(ctx, remote, freight)
+		if err != nil {
+			return nil, err
+		}
+		out.record = rec
+		out.image = r.imageValue(rec, false)
+		out.gitopsCommit = r.plan.FreightCommit
+		return out, nil
+	}
+
+	var (
+		once     sync.Once
+		rec      *warehouse.Record
+		checkErr error
+		edits    []fileEdit
+	)
+	apply := func(ctx context.Context, tip gitrepo.Snapshot) (*gitrepo.Edit, error) {
+		once.Do(func() { rec, checkErr = r.verify(ctx, remote, freight) })
+		if checkErr != nil {
+			return nil, checkErr
+		}
+		var changes []TargetChange
+		var err error
+		edits, changes, err = r.editTargets(ctx, tip, rec)
+		if err != nil {
+			return nil, err
+		}
+		out.targets = changes
+		var files []gitrepo.Change
+		for _, e := range edits {
+			if string(e.old) != string(e.new) {
+				files = append(files, gitrepo.Change{Path: e.path, Data: e.new})
+			}
+		}
+		if len(files) == 0 || r.opts.DryRun {
+			return nil, nil
+		}
+		msg, err := r.plan.CommitMessage(MessageVars{
+			Stage: r.plan.Stage, Project: r.plan.Project, ReleaseID: rec.ReleaseID,
+			GitCommit: rec.GitCommit, ImageRef: rec.Image.Ref, ImageDigest: rec.Image.Digest,
+		})
+		if err != nil {
+			return nil, Terminal(err)
+		}
+		return &gitrepo.Edit{
+			Changes: files,
+			Message: msg,
+			Author:  gitrepo.Signature{Name: r.plan.Author.Name, Email: r.plan.Author.Email, When: time.Now()},
+		}, nil
+	}
+	uopts := gitrepo.UpdateOptions{Also: []plumbing.Hash{freight}}
+	if r.plan.NewBranch {
+		uopts.NewBranch = r.plan.PushBranch
+	}
+	res, err := remote.Update(ctx, r.plan.Branch, uopts, apply)
+	if err != nil {
+		return nil, fmt.Errorf("promoting %s: %w", r.plan.Stage, err)
+	}
+	out.record = rec
+	out.image = r.imageValue(rec, r.pinsDigest())
+	out.changed = res.Changed
+	out.attempts = res.Attempts
+	out.branch = res.Branch
+	out.gitopsCommit = res.Tip.String()
+	if res.Changed {
+		out.gitopsCommit = res.Commit.String()
+	}
+	if r.opts.DryRun {
+		out.changed = false
+		if out.diff, err = unifiedDiff(edits); err != nil {
+			return nil, err
+		}
+		for _, e := range edits {
+			if string(e.old) != string(e.new) {
+				out.changed = true
+			}
+		}
+	}
+	return out, nil
+}
+
+// verify reads the build-lock record at the Freight commit and runs every
+// check the plan asks for. Checks against the registry and the source
+// repository run concurrently.
+func (r *runner) verify(ctx context.Context, remote *gitrepo.Remote, freight plumbing.Hash) (*warehouse.Record, error) {
+	rec, err := r.readRecord(ctx, remote, freight)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.checkPackaging(rec); err != nil {
+		return nil, err
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	if r.plan.Checks.ImageDigest || r.plan.Checks.ImageRevisionLabel {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[0] = r.checkImage(ctx, rec)
+		}()
+	}
+	if r.plan.Checks.SourceCommit {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[1] = r.checkSource(ctx, rec)
+		}()
+	}
+	wg.Wait()
+	// A terminal finding outweighs a transient one: it will not pass later.
+	for _, e := range errs {
+		if e != nil && IsTerminal(classify(e)) {
+			return nil, e
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+func (r *runner) readRecord(ctx context.Context, remote *gitrepo.Remote, freight plumbing.Hash) (*warehouse.Record, error) {
+	dir := r.plan.BuildLockDir
+	cur := path.Join(dir, warehouse.CurrentName)
+	files, err := remote.ReadFiles(ctx, freight, cur)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s at %s: %w", cur, short(freight.String()), err)
+	}
+	if !files[cur].Exists {
+		return nil, Terminal(fmt.Errorf("reading %s at %s: %w: no build-lock record there", cur, short(freight.String()), warehouse.ErrInvalidRecord))
+	}
+	curData := files[cur].Data
+	rec, err := warehouse.Parse(cur, curData)
+	if err != nil {
+		return nil, err
+	}
+	// Byte-identical twins share a blob, so this read costs no request.
+	hist := path.Join(dir, warehouse.HistoricalName(rec.GitCommit))
+	files, err = remote.ReadFiles(ctx, freight, hist)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s at %s: %w", hist, short(freight.String()), err)
+	}
+	var histData []byte
+	if files[hist].Exists {
+		histData = files[hist].Data
+	}
+	rec, err = warehouse.CheckSet(dir, curData, histData, warehouse.HistoricalName(rec.GitCommit))
+	if err != nil {
+		return nil, err
+	}
+	r.log.Info("read build-lock record", "release", rec.ReleaseID, "freightCommit", short(freight.String()))
+	return rec, nil
+}
+
+func (r *runner) checkPackaging(rec *warehouse.Record) error {
+	want := r.plan.Packaging
+	var problems []string
+	if want.Kind != "" && want.Kind != rec.Packaging.Kind {
+		problems = append(problems, fmt.Sprintf("packaging.kind: want %q, found %q", want.Kind, rec.Packaging.Kind))
+	}
+	if want.SourceRepo != "" && target.NormalizeRepoURL(want.SourceRepo) != target.NormalizeRepoURL(rec.Packaging.SourceRepo) {
+		problems = append(problems, fmt.Sprintf("packaging.sourceRepo: want %q, found %q", want.SourceRepo, rec.Packaging.SourceRepo))
+	}
+	if want.SourcePath != "" && want.SourcePath != rec.Packaging.SourcePath {
+		problems = append(problems, fmt.Sprintf("packaging.sourcePath: want %q, found %q", want.SourcePath, rec.Packaging.SourcePath))
+	}
+	if len(problems) > 0 {
+		return Terminal(fmt.Errorf("%s: %w: %s", rec.ReleaseID, warehouse.ErrInvalidRecord, strings.Join(problems, "; ")))
+	}
+	return nil
+}
+
+func (r *runner) checkImage(ctx context.Context, rec *warehouse.Record) error {
+	opts := images.Options{Getenv: r.opts.Getenv, InsecureHosts: r.plan.InsecureHTTPHosts, Logger: r.log}
+	if a := r.plan.RegistryAuth; a != nil {
+		opts.Credentials = &images.Credentials{Username: a.Username, Password: a.Password}
+	}
+	client, err := images.New(opts)
+	if err != nil {
+		return fmt.Errorf("setting up the registry client: %w", err)
+	}
+	if r.plan.Checks.ImageDigest {
+		if _, err := client.Verify(ctx, rec.Image.Ref, rec.Image.Digest); err != nil {
+			return fmt.Errorf("checking image %s: %w", rec.Image.Ref, err)
+		}
+		r.log.Info("image digest verified", "image", rec.Image.Ref, "digest", rec.Image.Digest)
+	}
+	if r.plan.Checks.ImageRevisionLabel {
+		rev, err := client.Revision(ctx, rec.Image.Ref)
+		if err != nil {
+			return fmt.Errorf("reading the revision label of %s: %w", rec.Image.Ref, err)
+		}
+		if rev != rec.GitCommit {
+			return Terminal(fmt.Errorf("image %s: label org.opencontainers.image.revision is %q, the build-lock's gitCommit is %q", rec.Image.Ref, rev, rec.GitCommit))
+		}
+	}
+	return nil
+}
+
+func (r *runner) checkSource(ctx context.Context, rec *warehouse.Record) error {
+	src := rec.Packaging.SourceRepo
+	if err := r.plan.CheckURL(src); err != nil {
+		return Terminal(fmt.Errorf("the build-lock's packaging.sourceRepo: %w", err))
+	}
+	// Credentials for the GitOps repository go only to the same host.
+	var auth *UserPass
+	if sameHost(src, r.plan.RepoURL) {
+		auth = r.plan.GitAuth
+	}
+	stats, err := gitrepo.ProbePath(ctx, src, plumbing.NewHash(rec.GitCommit), rec.Packaging.SourcePath, r.gitOptions(src, auth))
+	if err != nil {
+		return fmt.Errorf("checking source %s at %s: %w", rec.Packaging.SourcePath, short(rec.GitCommit), err)
+	}
+	r.log.Info("source commit verified", "commit", short(rec.GitCommit), "path", rec.Packaging.SourcePath,
+		"requests", stats.Requests, "bytes", stats.BytesReceived)
+	return nil
+}
+
+// editTargets reads every target file at the tip and applies the release.
+func (r *runner) editTargets(ctx context.Context, tip gitrepo.Snapshot, rec *warehouse.Record) ([]fileEdit, []TargetChange, error) {
+	var paths []string
+	for _, t := range r.plan.Targets {
+		paths = appendUnique(paths, t.Path)
+		if t.Kind == TargetDeploymentFile && t.SetImage {
+			paths = appendUnique(paths, t.ValuesFile)
+		}
+	}
+	files, err := tip.ReadFiles(ctx, paths...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading targets at %s: %w", short(tip.Commit().String()), err)
+	}
+	current := map[string][]byte{}
+	for _, p := range paths {
+		f := files[p]
+		if !f.Exists {
+			return nil, nil, Terminal(fmt.Errorf("target %s does not exist on %s at %s", p, r.plan.Branch, short(tip.Commit().String())))
+		}
+		current[p] = f.Data
+	}
+	var changes []TargetChange
+	set := func(p string, edit func([]byte) ([]byte, []target.Change, error)) error {
+		out, chs, err := edit(current[p])
+		if err != nil {
+			return Terminal(fmt.Errorf("editing %s: %w", p, err))
+		}
+		current[p] = out
+		for _, c := range chs {
+			changes = append(changes, TargetChange{Path: p, Key: c.Key, Old: c.Old, New: c.New})
+		}
+		return nil
+	}
+	one := func(out []byte, c target.Change, err error) ([]byte, []target.Change, error) {
+		return out, []target.Change{c}, err
+	}
+	for _, t := range r.plan.Targets {
+		var err error
+		switch t.Kind {
+		case TargetDeploymentFile:
+			err = set(t.Path, func(in []byte) ([]byte, []target.Change, error) {
+				return one(target.SetValue(in, t.Key, rec.GitCommit))
+			})
+			if err == nil && t.SetImage {
+				err = set(t.ValuesFile, func(in []byte) ([]byte, []target.Change, error) {
+					return one(target.SetValue(in, t.ImageKey, r.imageValue(rec, t.PinDigest)))
+				})
+			}
+		case TargetApplication:
+			err = set(t.Path, func(in []byte) ([]byte, []target.Change, error) {
+				return one(target.SetApplicationRevision(in, rec.Packaging.SourceRepo, rec.GitCommit))
+			})
+		case TargetKustomization:
+			edit := target.KustomizeEdit{
+				SourceRepo: rec.Packaging.SourceRepo, SourcePath: rec.Packaging.SourcePath,
+				Ref: rec.GitCommit, ImageName: t.ImageName, NewTag: rec.ReleaseID,
+			}
+			if edit.ImageName == "" {
+				edit.ImageName = rec.ImageRepository()
+			}
+			if t.PinDigest {
+				edit.Digest = rec.Image.Digest
+			}
+			err = set(t.Path, func(in []byte) ([]byte, []target.Change, error) { return target.SetKustomization(in, edit) })
+		default:
+			err = Terminal(fmt.Errorf("unknown target kind %q", t.Kind))
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	edits := make([]fileEdit, 0, len(paths))
+	for _, p := range paths {
+		edits = append(edits, fileEdit{path: p, old: files[p].Data, new: current[p]})
+	}
+	return edits, changes, nil
+}
+
+// imageValue is what a stage's image key is set to: the tagged ref, or
+// repo@digest when the target pins digests.
+func (r *runner) imageValue(rec *warehouse.Record, pin bool) string {
+	if pin {
+		return rec.ImageRepository() + "@" + rec.Image.Digest
+	}
+	return rec.Image.Ref
+}
+
+func (r *runner) pinsDigest() bool {
+	for _, t := range r.plan.Targets {
+		if t.PinDigest {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *runner) gitOptions(repoURL string, auth *UserPass) gitrepo.Options {
+	o := gitrepo.Options{Logger: r.log}
+	if auth != nil {
+		o.Auth = &gitrepo.Auth{Username: auth.Username, Password: auth.Password}
+	}
+	if u, err := url.Parse(repoURL); err == nil && slices.Contains(r.plan.InsecureHTTPHosts, u.Hostname()) {
+		o.AllowInsecureHTTP = true
+	}
+	return o
+}
+
+func sameHost(a, b string) bool {
+	ua, err1 := url.Parse(a)
+	ub, err2 := url.Parse(b)
+	return err1 == nil && err2 == nil && strings.EqualFold(ua.Host, ub.Host)
+}
+
+func appendUnique(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
+}
+
+func short(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}
+
+// classify marks the errors that retrying cannot fix as terminal. It is the
+// one place where failures are sorted into Failed and Errored.
+func classify(err error) error {
+	if err == nil || IsTerminal(err) {
+		return err
+	}
+	var cfgErr *ConfigError
+	switch {
+	case errors.As(err, &cfgErr),
+		errors.Is(err, warehouse.ErrInvalidRecord),
+		errors.Is(err, images.ErrTagMoved),
+		errors.Is(err, images.ErrNotFound),
+		errors.Is(err, images.ErrUnauthorized),
+		errors.Is(err, images.ErrInvalidReference),
+		errors.Is(err, gitrepo.ErrCommitNotFound),
+		errors.Is(err, gitrepo.ErrPathNotFound),
+		errors.Is(err, gitrepo.ErrPathOutsideRepo),
+		errors.Is(err, gitrepo.ErrBranchNotFound),
+		errors.Is(err, gitrepo.ErrAuth),
+		errors.Is(err, target.ErrNotFound),
+		errors.Is(err, target.ErrUnsupported):
+		return Terminal(err)
+	}
+	return err
+}
+
+// ConfigProblem tells runtimes that the failure is a bad config (the
+// custom-step command exits 2 for it).
+func (e *ConfigError) ConfigProblem() bool { return true }
+
+// resultFor turns a run's outcome or error into the Result Kargo sees.
+func resultFor(out *outcome, err error) Result {
+	if err != nil {
+		err = classify(err)
+		res := Result{Status: kargo.StatusErrored, Err: err, Message: oneLine(err.Error())}
+		if IsTerminal(err) {
+			res.Status = kargo.StatusFailed
+			res.Terminal = true
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			res.Message = "timed out: " + res.Message
+		}
+		return res
+	}
+	rec := out.record
+	targets, _ := json.Marshal(out.targets)
+	output := map[string]any{
+		OutputReleaseID:     rec.ReleaseID,
+		OutputGitCommit:     rec.GitCommit,
+		OutputImageRef:      rec.Image.Ref,
+		OutputImageDigest:   rec.Image.Digest,
+		OutputImage:         out.image,
+		OutputSourceRepo:    rec.Packaging.SourceRepo,
+		OutputSourcePath:    rec.Packaging.SourcePath,
+		OutputFreightCommit: out.freight,
+		OutputGitopsCommit:  out.gitopsCommit,
+		OutputChanged:       out.changed,
+	}
+	if out.branch != "" {
+		output[OutputBranch] = out.branch
+		output[OutputAttempts] = out.attempts
+		var list []any
+		_ = json.Unmarshal(targets, &list)
+		if list == nil {
+			list = []any{}
+		}
+		output[OutputTargets] = list
+	}
+	return Result{
+		Status:  kargo.StatusSucceeded,
+		Message: uiMessage(out),
+		Output:  output,
+		Diff:    out.diff,
+	}
+}
+
+// uiMessage is the one line a person reads in the Kargo UI, e.g.
+// "staging → git-d072d04 (ghcr.io/org/app@sha256:57d9…); commit 1a2b3c4".
+func uiMessage(out *outcome) string {
+	rec := out.record
+	img := rec.ImageRepository() + "@" + shortDigest(rec.Image.Digest)
+	release := "git-" + short(rec.GitCommit)
+	switch {
+	case out.branch == "":
+		return fmt.Sprintf("verified %s (%s) at %s", release, img, short(out.freight))
+	case out.diff != "" || (out.changed && out.gitopsCommit == ""):
+		return fmt.Sprintf("%s → %s (%s); dry run, nothing pushed", out.stage, release, img)
+	case !out.changed:
+		return fmt.Sprintf("%s already at %s (%s); no commit, %s at %s", out.stage, release, img, out.branch, short(out.gitopsCommit))
+	default:
+		return fmt.Sprintf("%s → %s (%s); commit %s on %s", out.stage, release, img, short(out.gitopsCommit), out.branch)
+	}
+}
+
+func shortDigest(d string) string {
+	if i := strings.IndexByte(d, ':'); i >= 0 && len(d) > i+5 {
+		return d[:i+5] + "…"
+	}
+	return d
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+

@@ -1,0 +1,507 @@
+package step
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/argo-refs/argo-refs/images"
+	"github.com/argo-refs/argo-refs/internal/gittest"
+	"github.com/argo-refs/argo-refs/internal/regtest"
+	"github.com/argo-refs/argo-refs/step/kargo"
+	"github.com/argo-refs/argo-refs/warehouse"
+	"github.com/argo-refs/argo-refs/warehouse/gitrepo"
+)
+
+const (
+	lockDir   = "warehouses/codeai/builds"
+	secret    = "s3cr3t-ZX81-do-not-leak"
+	gitUser   = "kargo"
+	regUser   = "puller"
+	whKey     = "Warehouse/codeai-builds"
+	imageRepo = "code-dot-org/code-dot-org"
+)
+
+// fixture is a GitOps repository, a source repository and a registry, all
+// real and on 127.0.0.1, holding one published release.
+type fixture struct {
+	git       *gittest.Server
+	reg       *regtest.Registry
+	gitopsURL string
+	gitopsDir string
+	sourceURL string
+	srcCommit string
+	imageRef  string
+	digest    string
+	freight   string // the GitOps commit that published the record
+	logs      *syncBuffer
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// helmFiles is the helm layout of the GitOps repository, with the comments
+// and quoting people keep in such files.
+func helmFiles() map[string]string {
+	files := map[string]string{}
+	for _, stage := range []string{"staging", "production"} {
+		files["apps/codeai/deployments/"+stage+"/deployment.yaml"] = "# Read by the codeai ApplicationSet.\n" +
+			"envType: " + stage + "\nnamespace: " + stage + "\n" +
+			"targetRevision: '" + stage + "' # moved by Kargo\n"
+		files["apps/codeai/deployments/"+stage+"/values.yaml"] = "image: ghcr.io/code-dot-org/code-dot-org:" + stage + "  # set at promotion\n" +
+			"autoscaling:\n  maxReplicas: 1\n"
+	}
+	return files
+}
+
+func kustomizeFiles(sourceURL string) map[string]string {
+	return map[string]string{
+		"apps/codeai/deployments/staging/deployment.yaml": "envType: staging\nnamespace: staging\n",
+		"apps/codeai/deployments/staging/deploy/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\n" +
+			"kind: Kustomization\nnamespace: staging\nresources:\n" +
+			"  - " + sourceURL + "//k8s/kustomize/base?ref=0000000000000000000000000000000000000000&timeout=120s # the release\n" +
+			"components:\n  - ../../../envTypes/staging\nimages:\n" +
+			"  - name: code-dot-org\n    newName: IMAGE_REPO\n    newTag: git-0000000000000000000000000000000000000000\n",
+		"apps/codeai/argocd/staging-app.yaml": "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: codeai-staging\n" +
+			"spec:\n  project: default\n  sources:\n" +
+			"    - repoURL: " + sourceURL + "\n      targetRevision: \"main\" # the source commit\n      path: k8s/helm\n" +
+			"    - repoURL: https://example.com/k8s-gitops.git\n      targetRevision: main\n      ref: values\n" +
+			"  destination:\n    server: https://kubernetes.default.svc\n    namespace: staging\n",
+	}
+}
+
+type fixtureOpt struct {
+	kustomize    bool
+	gitMW        func(http.Handler) http.Handler
+	regMW        func(http.Handler) http.Handler
+	recordSource string // overrides the record's gitCommit (e.g. a missing commit)
+	recordPath   string // overrides the record's sourcePath
+}
+
+func newFixture(t *testing.T, o fixtureOpt) *fixture {
+	t.Helper()
+	f := &fixture{logs: &syncBuffer{}}
+	gopts := []gittest.Option{gittest.WithBasicAuth(gitUser, secret)}
+	if o.gitMW != nil {
+		gopts = append(gopts, gittest.WithMiddleware(o.gitMW))
+	}
+	f.git = gittest.New(t, gopts...)
+	ropts := []regtest.Option{regtest.WithCredentials(regUser, secret)}
+	if o.regMW != nil {
+		ropts = append(ropts, regtest.WithMiddleware(o.regMW))
+	}
+	f.reg = regtest.New(t, ropts...)
+
+	f.sourceURL = f.git.CreateRepo(t, "source.git")
+	f.srcCommit = gittest.CommitFiles(t, f.git.Dir("source.git"), "main", map[string]string{
+		"k8s/helm/Chart.yaml":                   "apiVersion: v2\nname: codeai\nversion: 0.1.0\n",
+		"k8s/kustomize/base/kustomization.yaml": "resources: []\n",
+	}, "chart")
+	recCommit := f.srcCommit
+	if o.recordSource != "" {
+		recCommit = o.recordSource
+	}
+	f.imageRef = f.reg.Ref(imageRepo + ":git-" + recCommit)
+	f.digest = f.reg.PushImage(t, imageRepo+":git-"+recCommit, map[string]string{"org.opencontainers.image.revision": recCommit})
+
+	f.gitopsURL = f.git.CreateRepo(t, "gitops.git")
+	f.gitopsDir = f.git.Dir("gitops.git")
+	files := helmFiles()
+	if o.kustomize {
+		files = kustomizeFiles(f.sourceURL)
+		k := "apps/codeai/deployments/staging/deploy/kustomization.yaml"
+		files[k] = strings.Replace(files[k], "IMAGE_REPO", f.reg.Ref(imageRepo), 1)
+	}
+	gittest.CommitFiles(t, f.gitopsDir, "main", files, "layout")
+	kind, srcPath := warehouse.PackagingHelm, "k8s/helm"
+	if o.kustomize {
+		kind, srcPath = warehouse.PackagingKustomize, "k8s/kustomize/base"
+	}
+	if o.recordPath != "" {
+		srcPath = o.recordPath
+	}
+	rec, err := warehouse.New(recCommit, f.imageRef, f.digest, kind, f.sourceURL, srcPath,
+		time.Date(2026, 3, 22, 10, 10, 9, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.freight = gittest.CommitFiles(t, f.gitopsDir, "main", map[string]string{
+		lockDir + "/current.yaml":                               string(rec.Render()),
+		lockDir + "/" + warehouse.HistoricalName(rec.GitCommit): string(rec.Render()),
+	}, "publish "+rec.ReleaseID)
+	return f
+}
+
+func (f *fixture) context(stage string) Context {
+	return Context{
+		Project: "kargo-project-codeai", Stage: stage, Promotion: stage + "-1", Alias: "promote",
+		Freight: kargo.FreightCollection{ID: "f1", Items: map[string]kargo.FreightReference{
+			whKey: {Name: "f1", Origin: kargo.FreightOrigin{Kind: "Warehouse", Name: "codeai-builds"},
+				Commits: []kargo.GitCommit{{RepoURL: f.gitopsURL, ID: f.freight, Branch: "main"}}},
+		}},
+	}
+}
+
+func (f *fixture) config(t *testing.T, extra map[string]any) []byte {
+	t.Helper()
+	cfg := map[string]any{
+		"repoURL":      f.gitopsURL,
+		"buildLockDir": lockDir,
+		"targets":      []any{map[string]any{"deploymentFile": map[string]any{}}},
+		"credentials": map[string]any{
+			"git":      map[string]any{"username": gitUser, "password": secret},
+			"registry": map[string]any{"username": regUser, "password": secret},
+		},
+		"timeout": "30s",
+	}
+	for k, v := range extra {
+		cfg[k] = v
+	}
+	data, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func (f *fixture) run(t *testing.T, kind Kind, stage string, extra map[string]any) Result {
+	t.Helper()
+	res := Run(context.Background(), kind, f.context(stage), f.config(t, extra), Options{
+		Logger: slog.New(slog.NewJSONHandler(f.logs, nil)),
+	})
+	f.assertNoLeak(t, res)
+	return res
+}
+
+// assertNoLeak fails the test if the credential shows anywhere a person or a
+// later step could read it.
+func (f *fixture) assertNoLeak(t *testing.T, res Result) {
+	t.Helper()
+	out, _ := json.Marshal(res.Output)
+	places := map[string]string{"message": res.Message, "outputs": string(out), "logs": f.logs.String(), "diff": res.Diff}
+	if res.Err != nil {
+		places["error"] = res.Err.Error()
+	}
+	places["commit messages"] = gittest.Git(t, f.gitopsDir, "log", "--format=%B", "main")
+	for where, text := range places {
+		if strings.Contains(text, secret) {
+			t.Fatalf("the credential leaked into the %s: %s", where, text)
+		}
+	}
+}
+
+func (f *fixture) tip(t *testing.T) string {
+	return gittest.Git(t, f.gitopsDir, "rev-parse", "main")
+}
+
+func (f *fixture) show(t *testing.T, rev, path string) string {
+	return gittest.Git(t, f.gitopsDir, "show", rev+":"+path) + "\n"
+}
+
+func wantStatus(t *testing.T, res Result, status kargo.StepStatus, terminal bool) {
+	t.Helper()
+	if res.Status != status || res.Terminal != terminal {
+		t.Fatalf("status %s terminal=%v, want %s terminal=%v; message: %s", res.Status, res.Terminal, status, terminal, res.Message)
+	}
+}
+
+func TestPromoteStagingThenProduction(t *testing.T) {
+	f := newFixture(t, fixtureOpt{})
+	start := f.tip(t)
+
+	res := f.run(t, KindPromote, "staging", nil)
+	wantStatus(t, res, kargo.StatusSucceeded, false)
+	staged := f.tip(t)
+	if got := gittest.Git(t, f.gitopsDir, "rev-parse", staged+"^"); got != start {
+		t.Fatalf("the promotion commit's parent is %s, want the previous tip %s", got, start)
+	}
+	changed := gittest.Git(t, f.gitopsDir, "diff", "--name-only", start, staged)
+	if changed != "apps/codeai/deployments/staging/deployment.yaml\napps/codeai/deployments/staging/values.yaml" {
+		t.Fatalf("the commit changed:\n%s", changed)
+	}
+	wantDeploy := "# Read by the codeai ApplicationSet.\nenvType: staging\nnamespace: staging\n" +
+		"targetRevision: '" + f.srcCommit + "' # moved by Kargo\n"
+	if got := f.show(t, "main", "apps/codeai/deployments/staging/deployment.yaml"); got != wantDeploy {
+		t.Fatalf("deployment.yaml:\n%s\nwant:\n%s", got, wantDeploy)
+	}
+	wantValues := "image: " + f.imageRef + "  # set at promotion\nautoscaling:\n  maxReplicas: 1\n"
+	if got := f.show(t, "main", "apps/codeai/deployments/staging/values.yaml"); got != wantValues {
+		t.Fatalf("values.yaml:\n%s\nwant:\n%s", got, wantValues)
+	}
+	msg := gittest.Git(t, f.gitopsDir, "log", "-1", "--format=%s", "main")
+	if msg != "Promote staging to git-"+f.srcCommit+" [skip ci]" {
+		t.Fatalf("commit message %q", msg)
+	}
+	for key, want := range map[string]any{
+		OutputReleaseID: "git-" + f.srcCommit, OutputGitCommit: f.srcCommit, OutputImageRef: f.imageRef,
+		OutputImageDigest: f.digest, OutputSourceRepo: f.sourceURL, OutputSourcePath: "k8s/helm",
+		OutputGitopsCommit: staged, OutputBranch: "main", OutputChanged: true, OutputFreightCommit: f.freight,
+	} {
+		if res.Output[key] != want {
+			t.Errorf("output %s = %v, want %v", key, res.Output[key], want)
+		}
+	}
+	targets, _ := json.Marshal(res.Output[OutputTargets])
+	var moved []TargetChange
+	if err := json.Unmarshal(targets, &moved); err != nil {
+		t.Fatal(err)
+	}
+	wantMoved := []TargetChange{
+		{Path: "apps/codeai/deployments/staging/deployment.yaml", Key: "targetRevision", Old: "staging", New: f.srcCommit},
+		{Path: "apps/codeai/deployments/staging/values.yaml", Key: "image", Old: "ghcr.io/code-dot-org/code-dot-org:staging", New: f.imageRef},
+	}
+	if fmt.Sprint(moved) != fmt.Sprint(wantMoved) {
+		t.Errorf("targets output %v, want %v", moved, wantMoved)
+	}
+	wantMsg := fmt.Sprintf("staging → git-%s (%s@sha256:%s…); commit %s on main", f.srcCommit[:7], f.reg.Ref(imageRepo), f.digest[7:11], staged[:7])
+	if res.Message != wantMsg {
+		t.Errorf("message %q, want %q", res.Message, wantMsg)
+	}
+
+	res = f.run(t, KindPromote, "production", nil)
+	wantStatus(t, res, kargo.StatusSucceeded, false)
+	if got := gittest.Git(t, f.gitopsDir, "rev-list", "--count", start+"..main"); got != "2" {
+		t.Fatalf("%s commits after two promotions, want 2", got)
+	}
+	if got := f.show(t, "main", "apps/codeai/deployments/production/deployment.yaml"); !strings.Contains(got, "targetRevision: '"+f.srcCommit+"' # moved by Kargo") {
+		t.Fatalf("production deployment.yaml:\n%s", got)
+	}
+	gittest.Git(t, f.gitopsDir, "fsck", "--strict")
+}
+
+func TestRerunMakesNoCommit(t *testing.T) {
+	f := newFixture(t, fixtureOpt{})
+	wantStatus(t, f.run(t, KindPromote, "staging", nil), kargo.StatusSucceeded, false)
+	tip := f.tip(t)
+	res := f.run(t, KindPromote, "staging", nil)
+	wantStatus(t, res, kargo.StatusSucceeded, false)
+	if f.tip(t) != tip {
+		t.Fatal("the re-run made a commit")
+	}
+	if res.Output[OutputChanged] != false || res.Output[OutputGitopsCommit] != tip || res.Output[OutputReleaseID] != "git-"+f.srcCommit {
+		t.Fatalf("outputs of the re-run: %v", res.Output)
+	}
+	if !strings.Contains(res.Message, "already at git-"+f.srcCommit[:7]) {
+		t.Fatalf("message %q", res.Message)
+	}
+}
+
+func TestMovedTagIsRefusedAndNothingPushed(t *testing.T) {
+	f := newFixture(t, fixtureOpt{})
+	moved := f.reg.PushImage(t, imageRepo+":git-"+f.srcCommit, map[string]string{"rebuilt": "yes"})
+	tip := f.tip(t)
+	for _, kind := range []Kind{KindVerify, KindPromote} {
+		res := f.run(t, kind, "staging", nil)
+		wantStatus(t, res, kargo.StatusFailed, true)
+		if !errors.Is(res.Err, images.ErrTagMoved) || !strings.Contains(res.Message, f.digest) || !strings.Contains(res.Message, moved) {
+			t.Fatalf("%s: error %v; message must name both digests: %s", kind, res.Err, res.Message)
+		}
+	}
+	if f.tip(t) != tip {
+		t.Fatal("a refused promotion pushed")
+	}
+}
+
+func TestMissingSourceCommitIsTerminal(t *testing.T) {
+	missing := strings.Repeat("ab", 20)
+	f := newFixture(t, fixtureOpt{recordSource: missing})
+	tip := f.tip(t)
+	res := f.run(t, KindPromote, "staging", nil)
+	wantStatus(t, res, kargo.StatusFailed, true)
+	if !errors.Is(res.Err, gitrepo.ErrCommitNotFound) || !strings.Contains(res.Message, "abababa") {
+		t.Fatalf("error %v, message %q", res.Err, res.Message)
+	}
+	if f.tip(t) != tip {
+		t.Fatal("pushed despite a missing source commit")
+	}
+}
+
+func TestMissingSourcePathIsTerminal(t *testing.T) {
+	f := newFixture(t, fixtureOpt{recordPath: "k8s/chart-that-never-was"})
+	res := f.run(t, KindVerify, "staging", nil)
+	wantStatus(t, res, kargo.StatusFailed, true)
+	if !errors.Is(res.Err, gitrepo.ErrPathNotFound) || !strings.Contains(res.Message, "k8s/chart-that-never-was") {
+		t.Fatalf("error %v, message %q", res.Err, res.Message)
+	}
+}
+
+func TestCurrentDifferingFromItsTwinIsTerminal(t *testing.T) {
+	f := newFixture(t, fixtureOpt{})
+	cur := f.show(t, f.freight, lockDir+"/current.yaml")
+	f.freight = gittest.CommitFiles(t, f.gitopsDir, "main", map[string]string{
+		lockDir + "/current.yaml": strings.Replace(cur, "k8s/helm", "k8s/helm2", 1),
+	}, "tamper")
+	tip := f.tip(t)
+	res := f.run(t, KindPromote, "staging", nil)
+	wantStatus(t, res, kargo.StatusFailed, true)
+	if !errors.Is(res.Err, warehouse.ErrInvalidRecord) || !strings.Contains(res.Message, lockDir) {
+		t.Fatalf("error %v, message %q", res.Err, res.Message)
+	}
+	if f.tip(t) != tip {
+		t.Fatal("pushed despite a broken record set")
+	}
+}
+
+func TestConcurrentPushBetweenFetchAndPushIsRetried(t *testing.T) {
+	var f *fixture
+	var raced atomic.Bool
+	f = newFixture(t, fixtureOpt{gitMW: func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/gitops.git/git-receive-pack") && raced.CompareAndSwap(false, true) {
+				// Someone else lands a commit after we fetched the tip.
+				gittest.CommitFiles(t, f.gitopsDir, "main", map[string]string{"README.md": "racing commit\n"}, "race")
+			}
+			next.ServeHTTP(w, r)
+		})
+	}})
+	start := f.tip(t)
+	res := f.run(t, KindPromote, "staging", nil)
+	wantStatus(t, res, kargo.StatusSucceeded, false)
+	if !raced.Load() || res.Output[OutputAttempts] != 2 {
+		t.Fatalf("raced=%v attempts=%v, want a race and 2 attempts", raced.Load(), res.Output[OutputAttempts])
+	}
+	log := gittest.Git(t, f.gitopsDir, "log", "--format=%s", start+"..main")
+	if log != "Promote staging to git-"+f.srcCommit+" [skip ci]\nrace" {
+		t.Fatalf("history after the race:\n%s", log)
+	}
+	if merges := gittest.Git(t, f.gitopsDir, "rev-list", "--merges", "--count", "main"); merges != "0" {
+		t.Fatalf("%s merge commits; history must stay linear", merges)
+	}
+}
+
+func TestTwoStagesAtOnceBothLand(t *testing.T) {
+	f := newFixture(t, fixtureOpt{})
+	start := f.tip(t)
+	var wg sync.WaitGroup
+	results := make([]Result, 2)
+	for i, stage := range []string{"staging", "production"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = Run(context.Background(), KindPromote, f.context(stage), f.config(t, nil), Options{})
+		}()
+	}
+	wg.Wait()
+	for _, res := range results {
+		wantStatus(t, res, kargo.StatusSucceeded, false)
+	}
+	if got := gittest.Git(t, f.gitopsDir, "rev-list", "--count", start+"..main"); got != "2" {
+		t.Fatalf("%s commits, want one per stage", got)
+	}
+	for _, stage := range []string{"staging", "production"} {
+		if got := f.show(t, "main", "apps/codeai/deployments/"+stage+"/deployment.yaml"); !strings.Contains(got, f.srcCommit) {
+			t.Fatalf("%s was lost:\n%s", stage, got)
+		}
+	}
+}
+
+func TestKustomizationAndApplicationTargets(t *testing.T) {
+	f := newFixture(t, fixtureOpt{kustomize: true})
+	res := f.run(t, KindPromote, "staging", map[string]any{"targets": []any{
+		map[string]any{"kustomization": map[string]any{}},
+		map[string]any{"application": map[string]any{"path": "apps/codeai/argocd/staging-app.yaml"}},
+	}})
+	wantStatus(t, res, kargo.StatusSucceeded, false)
+	k := f.show(t, "main", "apps/codeai/deployments/staging/deploy/kustomization.yaml")
+	for _, want := range []string{
+		"  - " + f.sourceURL + "//k8s/kustomize/base?ref=" + f.srcCommit + "&timeout=120s # the release\n",
+		"    newName: " + f.reg.Ref(imageRepo) + "\n    newTag: git-" + f.srcCommit + "\n",
+		"components:\n  - ../../../envTypes/staging\n",
+	} {
+		if !strings.Contains(k, want) {
+			t.Fatalf("kustomization.yaml lacks %q:\n%s", want, k)
+		}
+	}
+	app := f.show(t, "main", "apps/codeai/argocd/staging-app.yaml")
+	if !strings.Contains(app, "targetRevision: \""+f.srcCommit+"\" # the source commit") || !strings.Contains(app, "targetRevision: main\n      ref: values") {
+		t.Fatalf("Application:\n%s", app)
+	}
+}
+
+func TestVerifyChangesNothing(t *testing.T) {
+	f := newFixture(t, fixtureOpt{})
+	tip := f.tip(t)
+	res := f.run(t, KindVerify, "staging", map[string]any{"checks": map[string]any{"imageRevisionLabel": true}})
+	wantStatus(t, res, kargo.StatusSucceeded, false)
+	if f.tip(t) != tip || res.Output[OutputGitopsCommit] != f.freight {
+		t.Fatalf("verify moved the branch or reported %v", res.Output[OutputGitopsCommit])
+	}
+}
+
+func TestDryRunPrintsTheDiffAndPushesNothing(t *testing.T) {
+	f := newFixture(t, fixtureOpt{})
+	tip := f.tip(t)
+	res := Run(context.Background(), KindPromote, f.context("staging"), f.config(t, nil), Options{DryRun: true})
+	wantStatus(t, res, kargo.StatusSucceeded, false)
+	if f.tip(t) != tip {
+		t.Fatal("a dry run pushed")
+	}
+	for _, want := range []string{
+		"--- a/apps/codeai/deployments/staging/deployment.yaml",
+		"-targetRevision: 'staging' # moved by Kargo",
+		"+targetRevision: '" + f.srcCommit + "' # moved by Kargo",
+		"+image: " + f.imageRef + "  # set at promotion",
+	} {
+		if !strings.Contains(res.Diff, want) {
+			t.Fatalf("diff lacks %q:\n%s", want, res.Diff)
+		}
+	}
+}
+
+func TestWrongGitCredentialsAreTerminalAndNotEchoed(t *testing.T) {
+	f := newFixture(t, fixtureOpt{})
+	res := f.run(t, KindPromote, "staging", map[string]any{"credentials": map[string]any{
+		"git":      map[string]any{"username": gitUser, "password": secret + "-wrong"},
+		"registry": map[string]any{"username": regUser, "password": secret},
+	}})
+	wantStatus(t, res, kargo.StatusFailed, true)
+	if !errors.Is(res.Err, gitrepo.ErrAuth) || strings.Contains(res.Message, "-wrong") {
+		t.Fatalf("error %v, message %q", res.Err, res.Message)
+	}
+}
+
+func TestRegistryDownIsRetryable(t *testing.T) {
+	f := newFixture(t, fixtureOpt{regMW: regtest.FailManifests(1000, http.StatusServiceUnavailable, "")})
+	res := f.run(t, KindVerify, "staging", map[string]any{"timeout": "3s"})
+	wantStatus(t, res, kargo.StatusErrored, false)
+	if !errors.Is(res.Err, images.ErrUnavailable) {
+		t.Fatalf("error %v, want ErrUnavailable", res.Err)
+	}
+}
+
+func TestBadConfigAndUnknownKindAreTerminal(t *testing.T) {
+	res := Run(context.Background(), KindPromote, Context{Stage: "staging"}, []byte(`{"repoURL": 3}`), Options{})
+	wantStatus(t, res, kargo.StatusFailed, true)
+	var ce *ConfigError
+	if !errors.As(res.Err, &ce) {
+		t.Fatalf("error %T %v, want a *ConfigError", res.Err, res.Err)
+	}
+	res = Run(context.Background(), Kind("argo-refs-nope"), Context{}, nil, Options{})
+	wantStatus(t, res, kargo.StatusFailed, true)
+	if !strings.Contains(res.Message, "argo-refs-promote") {
+		t.Fatalf("message %q does not name the known kinds", res.Message)
+	}
+}

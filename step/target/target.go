@@ -68,6 +68,20 @@ func SetValue(in []byte, keyPath string, value string) (out []byte, change Chang
 	return setAt(in, 0, path, value)
 }
 
+// SetValueInDocument is SetValue for document doc (0-based) of a
+// multi-document file; a file with fewer documents is an error wrapping
+// ErrNotFound.
+func SetValueInDocument(in []byte, doc int, keyPath string, value string) (out []byte, change Change, err error) {
+	path, err := parsePath(keyPath)
+	if err != nil {
+		return nil, Change{}, err
+	}
+	if doc < 0 {
+		return nil, Change{}, fmt.Errorf("finding %s: document index %d is negative: %w", keyPath, doc, ErrInvalid)
+	}
+	return setAt(in, doc, path, value)
+}
+
 // setAt sets the scalar at path in document doc of in, and self-checks the
 // result.
 func setAt(in []byte, doc int, path []pathElem, value string) ([]byte, Change, error) {

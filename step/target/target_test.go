@@ -226,3 +226,18 @@ func TestParsePath(t *testing.T) {
 		t.Errorf("escaped dot: got %q, %v", out, err)
 	}
 }
+
+// TestSetValueInDocument checks that only the chosen document moves.
+func TestSetValueInDocument(t *testing.T) {
+	in := "# one\na: x # c\n---\n# two\na: x # c\n...\n"
+	out, c, err := SetValueInDocument([]byte(in), 1, "a", "z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "# one\na: x # c\n---\n# two\na: z # c\n...\n"; string(out) != want || c.Old != "x" {
+		t.Errorf("got %q, %+v; want %q", out, c, want)
+	}
+	if _, _, err := SetValueInDocument([]byte(in), 2, "a", "y"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("document 3 of 2: err = %v, want ErrNotFound", err)
+	}
+}

@@ -1,10 +1,12 @@
 package gitrepo
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -22,6 +24,21 @@ type serverError struct{ msg string }
 func (e *serverError) Error() string { return "server said: " + e.msg }
 
 func (e *serverError) notOurRef() bool { return strings.Contains(e.msg, "not our ref") }
+
+// layered writes into ObjectStorage and reads from it, then from base: the
+// bases of a thin pack's deltas are objects already held.
+type layered struct {
+	*memory.ObjectStorage
+	base *memory.ObjectStorage
+}
+
+func (l layered) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
+	obj, err := l.ObjectStorage.EncodedObject(t, h)
+	if errors.Is(err, plumbing.ErrObjectNotFound) {
+		return l.base.EncodedObject(t, h)
+	}
+	return obj, err
+}
 
 // caps returns the upload-pack capabilities, advertising once if needed.
 func (r *Remote) caps(ctx context.Context) (*capability.List, error) {
@@ -45,9 +62,24 @@ func (r *Remote) caps(ctx context.Context) (*capability.List, error) {
 // uploadPack makes one upload-pack request for wants (depth > 0 makes it
 // shallow; filter "" asks for everything) and adds the objects received to
 // the store.
-func (r *Remote) uploadPack(ctx context.Context, caps *capability.List, wants []plumbing.Hash, depth int, filter packp.Filter) error {
+func (r *Remote) uploadPack(ctx context.Context, caps *capability.List, wants, haves []plumbing.Hash, depth int, filter packp.Filter) error {
 	req := packp.NewUploadPackRequest()
 	req.Wants = append([]plumbing.Hash(nil), wants...)
+	if len(haves) > 0 {
+		// Every commit held here is a depth-1 boundary: say so, so the
+		// server does not assume we have their history. A thin pack is
+		// what makes the server leave out the trees the haves share with
+		// the wants (without it, pack-objects walks with --objects, not
+		// --objects-edge); its deltas against held objects resolve below.
+		req.Haves = append([]plumbing.Hash(nil), haves...)
+		req.Shallows = append([]plumbing.Hash(nil), haves...)
+		r.mu.RLock()
+		thin := r.thinPack
+		r.mu.RUnlock()
+		if thin {
+			_ = req.Capabilities.Set(capability.ThinPack)
+		}
+	}
 	for _, c := range []capability.Capability{capability.OFSDelta, capability.NoProgress} {
 		if caps.Supports(c) {
 			_ = req.Capabilities.Set(c)
@@ -85,15 +117,23 @@ func (r *Remote) uploadPack(ctx context.Context, caps *capability.List, wants []
 		return r.classify(ctx, err)
 	}
 	defer res.Close()
+	// Read the pack first, so the store is not locked during network I/O.
+	pack, err := io.ReadAll(res)
+	if err != nil {
+		return r.classify(ctx, err)
+	}
+	if msg, ok := sn.errLine(); ok {
+		return &serverError{msg: msg}
+	}
 	tmp := memory.NewStorage()
-	if err := packfile.UpdateObjectStorage(tmp, res); err != nil {
-		if msg, ok := sn.errLine(); ok {
-			return &serverError{msg: msg}
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return fmt.Errorf("reading pack: %w", r.classify(ctx, err))
+	r.mu.RLock()
+	parser, err := packfile.NewParserWithStorage(packfile.NewScanner(bytes.NewReader(pack)), layered{ObjectStorage: &tmp.ObjectStorage, base: &r.store.ObjectStorage})
+	if err == nil {
+		_, err = parser.Parse()
+	}
+	r.mu.RUnlock()
+	if err != nil {
+		return fmt.Errorf("reading pack of %d bytes: %w", len(pack), err)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -151,7 +191,7 @@ func (r *Remote) Fetch(ctx context.Context, commits ...plumbing.Hash) error {
 	if caps.Supports(capability.Filter) {
 		filter = packp.FilterBlobNone()
 	}
-	err = r.uploadPack(ctx, caps, missing, 1, filter)
+	err = r.uploadPack(ctx, caps, missing, r.haves(missing), 1, filter)
 	var se *serverError
 	if errors.As(err, &se) && se.notOurRef() {
 		for _, c := range missing {
@@ -164,14 +204,36 @@ func (r *Remote) Fetch(ctx context.Context, commits ...plumbing.Hash) error {
 	if err != nil {
 		return wrap(err)
 	}
-	r.mu.RLock()
-	defer r.mu.RUnlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for _, c := range missing {
 		if _, ok := r.store.ObjectStorage.Commits[c]; !ok {
 			return fmt.Errorf("fetching %s from %s: server did not send it: %w", short(c), r.url, ErrCommitNotFound)
 		}
 	}
+	r.rememberOnServer(missing...)
 	return nil
+}
+
+// maxHaves bounds the commits offered as "have": the latest ones are the
+// closest to any new tip.
+const maxHaves = 16
+
+// haves returns the latest commits known to be on the server (fetched, or
+// pushed from here), except those wanted. Offering them lets the server
+// leave out every tree they share with what is wanted, so fetching a tip
+// that moved costs only the trees that changed.
+func (r *Remote) haves(wants []plumbing.Hash) []plumbing.Hash {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var out []plumbing.Hash
+	for i := len(r.onServer) - 1; i >= 0 && len(out) < maxHaves; i-- {
+		h := r.onServer[i]
+		if !slices.Contains(wants, h) && !slices.Contains(out, h) {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // File is a file read from a commit.
@@ -332,7 +394,7 @@ func (r *Remote) ReadFiles(ctx context.Context, commit plumbing.Hash, paths ...s
 		if err != nil {
 			return nil, wrap(err)
 		}
-		if err := r.uploadPack(ctx, caps, need, 0, ""); err != nil {
+		if err := r.uploadPack(ctx, caps, need, nil, 0, ""); err != nil {
 			var se *serverError
 			if errors.As(err, &se) && se.notOurRef() {
 				err = fmt.Errorf("%w: blob refused (%s)", ErrPathNotFound, se.msg)

@@ -688,3 +688,47 @@ func TestForbiddenIsErrAuth(t *testing.T) {
 		t.Errorf("ProbePath err = %v, want ErrAuth", err)
 	}
 }
+
+// TestRefetchSendsOnlyChangedTrees: after the tip moves, fetching the new tip
+// costs the changed trees only, since the old tip is offered as "have".
+func TestRefetchSendsOnlyChangedTrees(t *testing.T) {
+	srv := gittest.New(t)
+	url := srv.CreateRepo(t, "gitops.git")
+	dir := srv.Dir("gitops.git")
+	var entries []gittest.Entry
+	for i := range 300 {
+		entries = append(entries, gittest.Entry{Path: fmt.Sprintf("apps/app%03d/deployments/stage%d/values.yaml", i, i%3), Data: fmt.Sprintf("image: app%d:1\n", i)})
+	}
+	first := gittest.CommitEntries(t, dir, "main", "many trees", entries...)
+	r := open(t, url, gitrepo.Options{})
+	ctx := context.Background()
+	if err := r.Fetch(ctx, h(first)); err != nil {
+		t.Fatal(err)
+	}
+	full := r.Stats().BytesReceived
+	second := gittest.CommitFiles(t, dir, "main", map[string]string{"apps/app007/deployments/stage1/values.yaml": "image: app7:2\n"}, "one change")
+	before := r.Stats()
+	if err := r.Fetch(ctx, h(second)); err != nil {
+		t.Fatal(err)
+	}
+	delta := r.Stats().BytesReceived - before.BytesReceived
+	t.Logf("first fetch %d bytes, refetch after one change %d bytes", full, delta)
+	if r.Stats().Requests-before.Requests != 1 || delta*10 > full {
+		t.Errorf("refetch: %d requests, %d bytes (first fetch %d bytes)", r.Stats().Requests-before.Requests, delta, full)
+	}
+	files, err := r.ReadFiles(ctx, h(second), "apps/app007/deployments/stage1/values.yaml", "apps/app008/deployments/stage2/values.yaml")
+	if err != nil || string(files["apps/app007/deployments/stage1/values.yaml"].Data) != "image: app7:2\n" || string(files["apps/app008/deployments/stage2/values.yaml"].Data) != "image: app8:1\n" {
+		t.Errorf("ReadFiles: %v, %v", files, err)
+	}
+	c, err := r.Commit(h(second), []gitrepo.Change{{Path: "apps/app001/deployments/stage1/values.yaml", Data: []byte("image: app1:2\n")}}, "m", author)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Push(ctx, "main", h(second), c); err != nil {
+		t.Fatal(err)
+	}
+	gittest.Git(t, dir, "fsck", "--strict")
+	if got := gittest.Git(t, dir, "diff", "--name-only", second, "main"); got != "apps/app001/deployments/stage1/values.yaml" {
+		t.Errorf("diff: %s", got)
+	}
+}

@@ -58,7 +58,7 @@ func (r *Remote) probe(ctx context.Context, commit plumbing.Hash, p string) erro
 	if err != nil {
 		return wrap(err)
 	}
-	if err := r.uploadPack(ctx, caps, []plumbing.Hash{commit}, 1, packp.FilterTreeDepth(1)); err != nil {
+	if err := r.uploadPack(ctx, caps, []plumbing.Hash{commit}, nil, 1, packp.FilterTreeDepth(1)); err != nil {
 		var se *serverError
 		if errors.As(err, &se) && se.notOurRef() {
 			return fmt.Errorf("fetching %s from %s: %w", short(commit), r.url, ErrCommitNotFound)
@@ -107,7 +107,7 @@ func (r *Remote) ensureTree(ctx context.Context, caps *capability.List, tree plu
 	if held {
 		return nil
 	}
-	if err := r.uploadPack(ctx, caps, []plumbing.Hash{tree}, 0, packp.FilterTreeDepth(0)); err != nil {
+	if err := r.uploadPack(ctx, caps, []plumbing.Hash{tree}, nil, 0, packp.FilterTreeDepth(0)); err != nil {
 		return err
 	}
 	r.mu.RLock()

@@ -179,4 +179,14 @@ func (r *Remote) markPushed(commit plumbing.Hash) {
 		delete(r.unpushed, h)
 	}
 	delete(r.pending, commit)
+	r.rememberOnServer(commit)
+}
+
+// rememberOnServer records commits the server has, keeping the latest few.
+// Callers hold r.mu.
+func (r *Remote) rememberOnServer(commits ...plumbing.Hash) {
+	r.onServer = append(r.onServer, commits...)
+	if n := len(r.onServer); n > 4*maxHaves {
+		r.onServer = append([]plumbing.Hash(nil), r.onServer[n-4*maxHaves:]...)
+	}
 }

@@ -1,6 +1,7 @@
 package gitrepo
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -87,6 +88,8 @@ type Remote struct {
 	rpCaps   *capability.List                  // receive-pack capabilities, from the last advertisement
 	pending  map[plumbing.Hash][]plumbing.Hash // commit built by Commit → objects to push
 	unpushed map[plumbing.Hash]struct{}        // objects built here and not pushed yet
+	onServer []plumbing.Hash                   // commits fetched or pushed, oldest first
+	thinPack bool                              // upload-pack advertises thin-pack (go-git hides it)
 }
 
 // Open validates url and prepares a Remote. It makes no request. The URL
@@ -306,6 +309,27 @@ func (s *sniffer) errLine() (string, bool) {
 	return "", false
 }
 
+// advertises reports whether the first ref line of an advertisement lists
+// the capability c (go-git drops some from what it parses).
+func (s *sniffer) advertises(c capability.Capability) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := bytes.IndexByte(s.buf, 0)
+	if i < 0 {
+		return false
+	}
+	line := s.buf[i+1:]
+	if j := bytes.IndexByte(line, '\n'); j >= 0 {
+		line = line[:j]
+	}
+	for _, f := range bytes.Fields(line) {
+		if string(f) == string(c) {
+			return true
+		}
+	}
+	return false
+}
+
 func withSniffer(ctx context.Context) (context.Context, *sniffer) {
 	s := &sniffer{}
 	return context.WithValue(ctx, snifferKey{}, s), s
@@ -348,7 +372,8 @@ func (r *Remote) advertise(ctx context.Context) (*packp.AdvRefs, error) {
 		return nil, r.classify(ctx, err)
 	}
 	defer sess.Close()
-	ar, err := sess.AdvertisedReferencesContext(ctx)
+	sctx, sn := withSniffer(ctx)
+	ar, err := sess.AdvertisedReferencesContext(sctx)
 	if err != nil {
 		if errors.Is(err, transport.ErrEmptyRemoteRepository) {
 			// No refs, and no capabilities worth keeping.
@@ -358,6 +383,7 @@ func (r *Remote) advertise(ctx context.Context) (*packp.AdvRefs, error) {
 	}
 	r.mu.Lock()
 	r.upCaps = ar.Capabilities
+	r.thinPack = sn.advertises(capability.ThinPack)
 	r.mu.Unlock()
 	return ar, nil
 }

@@ -2,18 +2,233 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/argo-refs/argo-refs/images"
+	"github.com/argo-refs/argo-refs/warehouse"
+	"github.com/argo-refs/argo-refs/warehouse/gitrepo"
 )
 
-// publishCmd is a placeholder until the command lands.
+type publishFlags struct {
+	gitCommit, imageRef, imageDigest, createdAt string
+	outputDir                                   string
+	repo, branch, dir                           string
+	packagingKind, sourceRepo, sourcePath       string
+	message, output, passwordFile               string
+	authorName, authorEmail                     string
+	forceCurrent, skipRegistryCheck             bool
+	insecureHosts                               string
+	timeout                                     time.Duration
+}
+
 func publishCmd() *command {
+	f := &publishFlags{}
 	return &command{
 		name:    "publish",
-		summary: "(not yet implemented)",
-		example: "argo-refs publish --help",
-		run: func(context.Context, stdio, *flag.FlagSet, []string) error {
-			return errors.New("not yet implemented")
+		summary: "Write a build-lock record (historical file and current.yaml, one commit) into the GitOps repository.",
+		usage:   "--git-commit SHA --image-ref REF [--image-digest DIGEST] (--repo URL --dir DIR | --output-dir DIR) [flags]",
+		example: "GITHUB_TOKEN=... argo-refs publish --repo https://github.com/org/k8s-gitops.git --dir warehouses/app/builds " +
+			"--git-commit $SHA --image-ref ghcr.io/org/app:git-$SHA --image-digest sha256:... --source-repo https://github.com/org/app.git --source-path k8s/helm",
+		setup: func(fs *flag.FlagSet) {
+			fs.StringVar(&f.gitCommit, "git-commit", "", "source commit the image was built from (40 lowercase hex)")
+			fs.StringVar(&f.imageRef, "image-ref", "", "image reference, tagged git-<sha>")
+			fs.StringVar(&f.imageDigest, "image-digest", "", "image digest sha256:<64 hex>; empty: the digest the registry reports for --image-ref")
+			fs.StringVar(&f.createdAt, "created-at", "", "record time, RFC 3339 (default: now, UTC)")
+			fs.StringVar(&f.outputDir, "output-dir", "", "write the two files into this local directory instead of pushing")
+			fs.StringVar(&f.repo, "repo", "", "GitOps repository URL (https)")
+			fs.StringVar(&f.branch, "branch", "main", "branch to commit to")
+			fs.StringVar(&f.dir, "dir", "", "build-lock directory in the repository, e.g. warehouses/app/builds")
+			fs.StringVar(&f.packagingKind, "packaging-kind", warehouse.PackagingHelm, "helm or kustomize")
+			fs.StringVar(&f.sourceRepo, "source-repo", "", "source repository URL the packaging is rendered from")
+			fs.StringVar(&f.sourcePath, "source-path", "k8s/helm", "path of the chart or kustomize base in the source repository")
+			fs.StringVar(&f.message, "message", "", "commit message (default names the release)")
+			fs.StringVar(&f.authorName, "author-name", "argo-refs", "commit author name")
+			fs.StringVar(&f.authorEmail, "author-email", "argo-refs@users.noreply.github.com", "commit author email")
+			fs.BoolVar(&f.forceCurrent, "force-current", false, "write current.yaml even when it holds a newer record")
+			fs.BoolVar(&f.skipRegistryCheck, "skip-registry-check", false, "do not check --image-ref against the registry (offline use)")
+			fs.StringVar(&f.passwordFile, "password-file", "", "file holding the Git password or token (else GIT_PASSWORD or GITHUB_TOKEN)")
+			fs.StringVar(&f.insecureHosts, "insecure-http-hosts", "", "comma-separated hosts allowed over plain http besides loopback")
+			fs.StringVar(&f.output, "output", "text", "text or json")
+			fs.DurationVar(&f.timeout, "timeout", 2*time.Minute, "bound on the whole publish")
+		},
+		run: func(ctx context.Context, io stdio, _ *flag.FlagSet, args []string) error {
+			return runPublish(ctx, io, f, args)
 		},
 	}
+}
+
+func runPublish(ctx context.Context, io stdio, f *publishFlags, args []string) error {
+	if len(args) > 0 {
+		return usageError("unexpected arguments %q", args)
+	}
+	if f.output != "text" && f.output != "json" {
+		return usageError("--output must be text or json, not %q", f.output)
+	}
+	if (f.outputDir == "") == (f.repo == "") {
+		return usageError("give exactly one of --repo (push) or --output-dir (local write)")
+	}
+	if f.repo != "" && f.dir == "" {
+		return usageError("--dir is required with --repo")
+	}
+	if f.gitCommit == "" || f.imageRef == "" {
+		return usageError("--git-commit and --image-ref are required")
+	}
+	created := time.Now().UTC()
+	if f.createdAt != "" {
+		t, err := time.Parse(time.RFC3339, f.createdAt)
+		if err != nil {
+			return usageError("--created-at: want RFC 3339 such as 2026-03-22T10:10:09Z, found %q", f.createdAt)
+		}
+		created = t
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+
+	registryNote, digest, err := checkRegistry(ctx, io, f)
+	if err != nil {
+		return err
+	}
+	rec, err := warehouse.New(f.gitCommit, f.imageRef, digest, f.packagingKind, f.sourceRepo, f.sourcePath, created)
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+
+	var res warehouse.PublishResult
+	if f.outputDir != "" {
+		res, err = warehouse.PublishLocal(f.outputDir, rec, f.forceCurrent)
+	} else {
+		var auth *gitrepo.Auth
+		if auth, err = gitAuthFromEnv(io.getenv, f.passwordFile); err != nil {
+			return err
+		}
+		var remote *gitrepo.Remote
+		remote, err = gitrepo.Open(ctx, f.repo, gitrepo.Options{
+			Auth:              auth,
+			AllowInsecureHTTP: hostListed(f.repo, splitList(f.insecureHosts)),
+		})
+		if err == nil {
+			res, err = warehouse.Publish(ctx, remote, rec, warehouse.PublishOptions{
+				Dir: f.dir, Branch: f.branch, Message: f.message, ForceCurrent: f.forceCurrent,
+				Author: gitrepo.Signature{Name: f.authorName, Email: f.authorEmail},
+			})
+		}
+	}
+	if err != nil {
+		return publishExit(err)
+	}
+	if f.output == "json" {
+		enc := json.NewEncoder(io.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			warehouse.PublishResult
+			ImageDigest string `json:"imageDigest"`
+			Registry    string `json:"registry"`
+		}{res, rec.Image.Digest, registryNote})
+	}
+	printPublish(io, f, res, registryNote)
+	return nil
+}
+
+// checkRegistry keeps the tag and the record in sync: the tag must resolve to
+// the digest being recorded, or give it when none was passed.
+func checkRegistry(ctx context.Context, io stdio, f *publishFlags) (note, digest string, err error) {
+	if f.skipRegistryCheck {
+		if f.imageDigest == "" {
+			return "", "", usageError("--image-digest is required with --skip-registry-check")
+		}
+		return "skipped (--skip-registry-check): the tag was NOT checked against the registry", f.imageDigest, nil
+	}
+	client, err := images.New(images.Options{Getenv: io.getenv, InsecureHosts: splitList(f.insecureHosts)})
+	if err != nil {
+		return "", "", fmt.Errorf("setting up the registry client: %w", err)
+	}
+	if f.imageDigest == "" {
+		d, err := client.Resolve(ctx, f.imageRef)
+		if err != nil {
+			return "", "", registryExit(fmt.Errorf("resolving %s: %w", f.imageRef, err))
+		}
+		return "resolved by the registry", d.Digest, nil
+	}
+	if _, err := client.Verify(ctx, f.imageRef, f.imageDigest); err != nil {
+		return "", "", registryExit(fmt.Errorf("refusing to record %s: %w", f.imageRef, err))
+	}
+	return "verified: the tag resolves to the digest", f.imageDigest, nil
+}
+
+func registryExit(err error) error {
+	if errors.Is(err, images.ErrUnavailable) {
+		return &exitError{code: exitTransient, err: err}
+	}
+	return &exitError{code: exitFailed, err: err}
+}
+
+func publishExit(err error) error {
+	switch {
+	case errors.Is(err, warehouse.ErrConflict), errors.Is(err, gitrepo.ErrAuth),
+		errors.Is(err, gitrepo.ErrBranchNotFound), errors.Is(err, gitrepo.ErrPathOutsideRepo):
+		return &exitError{code: exitFailed, err: err}
+	case errors.Is(err, warehouse.ErrInvalidRecord):
+		return &exitError{code: exitUsage, err: err}
+	}
+	return &exitError{code: exitTransient, err: err}
+}
+
+func printPublish(io stdio, f *publishFlags, res warehouse.PublishResult, registryNote string) {
+	w := io.stdout
+	where := f.outputDir
+	if f.repo != "" {
+		where = fmt.Sprintf("%s (%s)", redactURL(f.repo), f.branch)
+	}
+	switch res.Outcome {
+	case warehouse.OutcomeUnchanged:
+		fmt.Fprintf(w, "%s is already published in %s; nothing to do\n", res.ReleaseID, where)
+	case warehouse.OutcomeHistoricalOnly:
+		fmt.Fprintf(w, "published %s to %s; current.yaml kept at the newer %s (use --force-current to move it back)\n", res.ReleaseID, where, res.CurrentHolds)
+	default:
+		fmt.Fprintf(w, "published %s to %s\n", res.ReleaseID, where)
+	}
+	fmt.Fprintf(w, "  record:   %s\n  current:  %s (holds %s)\n", res.HistoricalPath, res.CurrentPath, res.CurrentHolds)
+	if f.repo != "" {
+		fmt.Fprintf(w, "  commit:   %s (%d attempt(s))\n", res.Commit, res.Attempts)
+	}
+	fmt.Fprintf(w, "  registry: %s\n", registryNote)
+}
+
+// gitAuthFromEnv reads Git credentials from the environment or a file, never
+// from flags: GIT_USERNAME/GIT_PASSWORD, or GITHUB_TOKEN.
+func gitAuthFromEnv(getenv func(string) string, passwordFile string) (*gitrepo.Auth, error) {
+	user, pass := getenv("GIT_USERNAME"), getenv("GIT_PASSWORD")
+	if passwordFile != "" {
+		data, err := os.ReadFile(passwordFile)
+		if err != nil {
+			return nil, usageError("reading --password-file: %v", errors.Unwrap(err))
+		}
+		pass = strings.TrimSpace(string(data))
+	}
+	if pass == "" {
+		if tok := getenv("GITHUB_TOKEN"); tok != "" {
+			return &gitrepo.Auth{Username: "x-access-token", Password: tok}, nil
+		}
+		return nil, nil
+	}
+	if user == "" {
+		user = "x-access-token"
+	}
+	return &gitrepo.Auth{Username: user, Password: pass}, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

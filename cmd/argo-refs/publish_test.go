@@ -1,0 +1,182 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/argo-refs/argo-refs/internal/gittest"
+	"github.com/argo-refs/argo-refs/internal/regtest"
+)
+
+const publishSecret = "pub-s3cret-0451"
+
+type publishEnv struct {
+	git  *gittest.Server
+	reg  *regtest.Registry
+	repo string
+	bare string
+	sha  string
+	ref  string
+	dgst string
+	env  map[string]string
+}
+
+func newPublishEnv(t *testing.T) *publishEnv {
+	t.Helper()
+	p := &publishEnv{
+		git: gittest.New(t, gittest.WithBasicAuth("ci", publishSecret)),
+		reg: regtest.New(t, regtest.WithCredentials("ci", publishSecret)),
+		sha: strings.Repeat("5e", 20),
+	}
+	p.repo = p.git.CreateRepo(t, "gitops.git")
+	p.bare = p.git.Dir("gitops.git")
+	gittest.CommitFiles(t, p.bare, "main", map[string]string{"README.md": "x\n"}, "init")
+	p.ref = p.reg.Ref("org/app:git-" + p.sha)
+	p.dgst = p.reg.PushImage(t, "org/app:git-"+p.sha, nil)
+	p.env = map[string]string{
+		"GIT_USERNAME": "ci", "GIT_PASSWORD": publishSecret,
+		"ARGO_REFS_REGISTRY_USERNAME": "ci", "ARGO_REFS_REGISTRY_PASSWORD": publishSecret,
+	}
+	return p
+}
+
+func (p *publishEnv) args(extra ...string) []string {
+	return append([]string{"publish", "--repo", p.repo, "--dir", "warehouses/app/builds", "--git-commit", p.sha,
+		"--image-ref", p.ref, "--source-repo", "https://github.com/org/app.git", "--created-at", "2026-03-22T10:10:09Z"}, extra...)
+}
+
+func (p *publishEnv) run(t *testing.T, args []string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), args, stdio{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut,
+		getenv: func(k string) string { return p.env[k] }})
+	for _, s := range []string{out.String(), errOut.String(), gittest.Git(t, p.bare, "log", "--format=%B", "main")} {
+		if strings.Contains(s, publishSecret) {
+			t.Fatalf("the credential leaked: %s", s)
+		}
+	}
+	return code, out.String(), errOut.String()
+}
+
+func TestPublishChecksTheRegistryAndPushes(t *testing.T) {
+	p := newPublishEnv(t)
+	code, out, errOut := p.run(t, p.args("--image-digest", p.dgst, "--output", "json"))
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var res struct{ Outcome, Commit, ImageDigest, Registry string }
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("json output %q: %v", out, err)
+	}
+	if res.Outcome != "published" || res.Commit != gittest.Git(t, p.bare, "rev-parse", "main") || !strings.HasPrefix(res.Registry, "verified") {
+		t.Fatalf("result %+v", res)
+	}
+	code, out, _ = p.run(t, p.args("--image-digest", p.dgst))
+	if code != exitOK || !strings.Contains(out, "already published") {
+		t.Fatalf("re-publish: exit %d, %q", code, out)
+	}
+}
+
+func TestPublishRecordsTheRegistryDigestWhenNoneIsGiven(t *testing.T) {
+	p := newPublishEnv(t)
+	if code, _, errOut := p.run(t, p.args()); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	cur := gittest.Git(t, p.bare, "show", "main:warehouses/app/builds/current.yaml")
+	if !strings.Contains(cur, "digest: "+p.dgst) {
+		t.Fatalf("current.yaml does not hold the registry's digest:\n%s", cur)
+	}
+}
+
+func TestPublishRefusesADigestTheTagDoesNotHave(t *testing.T) {
+	p := newPublishEnv(t)
+	tip := gittest.Git(t, p.bare, "rev-parse", "main")
+	wrong := "sha256:" + strings.Repeat("0", 64)
+	code, _, errOut := p.run(t, p.args("--image-digest", wrong))
+	if code != exitFailed || !strings.Contains(errOut, wrong) || !strings.Contains(errOut, p.dgst) {
+		t.Fatalf("exit %d, stderr %q: want exit 1 naming both digests", code, errOut)
+	}
+	if gittest.Git(t, p.bare, "rev-parse", "main") != tip {
+		t.Fatal("a refused publish pushed")
+	}
+}
+
+func TestPublishSkipRegistryCheckSaysSo(t *testing.T) {
+	p := newPublishEnv(t)
+	code, out, errOut := p.run(t, p.args("--image-digest", "sha256:"+strings.Repeat("1", 64), "--skip-registry-check"))
+	if code != exitOK || !strings.Contains(out, "NOT checked against the registry") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+func TestPublishWrongGitPasswordFails(t *testing.T) {
+	p := newPublishEnv(t)
+	p.env["GIT_PASSWORD"] = publishSecret + "x"
+	code, _, errOut := p.run(t, p.args("--image-digest", p.dgst))
+	if code != exitFailed || !strings.Contains(errOut, "authentication failed") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+}
+
+func TestPublishLocalOutputDir(t *testing.T) {
+	p := newPublishEnv(t)
+	out := filepath.Join(t.TempDir(), "builds")
+	code, stdout, errOut := p.run(t, []string{"publish", "--output-dir", out, "--git-commit", p.sha, "--image-ref", p.ref,
+		"--image-digest", p.dgst, "--source-repo", "https://github.com/org/app.git", "--skip-registry-check"})
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(out, "git-"+p.sha+".yaml")); err != nil || !strings.Contains(stdout, "published git-"+p.sha) {
+		t.Fatalf("stdout %q, stat %v", stdout, err)
+	}
+}
+
+func TestPublishMalformedInputs(t *testing.T) {
+	p := newPublishEnv(t)
+	good := map[string]string{
+		"--git-commit": p.sha, "--image-ref": "ghcr.io/org/app:git-" + p.sha,
+		"--image-digest": "sha256:" + strings.Repeat("a", 64), "--packaging-kind": "helm",
+		"--created-at": "2026-03-22T10:10:09Z", "--source-repo": "https://github.com/org/app.git",
+	}
+	tests := []struct {
+		name, flag, value, want string
+	}{
+		{"short sha", "--git-commit", "5e5e5e5", "gitCommit"},
+		{"upper-case sha", "--git-commit", strings.ToUpper(p.sha), "gitCommit"},
+		{"tag is not the release", "--image-ref", "ghcr.io/org/app:latest", "image.ref"},
+		{"digest not sha256", "--image-digest", "md5:abc", "image.digest"},
+		{"short digest", "--image-digest", "sha256:abc", "image.digest"},
+		{"unknown packaging", "--packaging-kind", "jsonnet", "packaging.kind"},
+		{"bad time", "--created-at", "yesterday", "--created-at"},
+		{"no source repo", "--source-repo", "", "packaging.sourceRepo"},
+	}
+	seen := map[string]string{}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := []string{"publish", "--output-dir", t.TempDir(), "--skip-registry-check"}
+			for k, v := range good {
+				if k == tt.flag {
+					v = tt.value
+				}
+				args = append(args, k+"="+v)
+			}
+			code, _, errOut := p.run(t, args)
+			if code != exitUsage || !strings.Contains(errOut, tt.want) {
+				t.Fatalf("exit %d, stderr %q: want exit 2 naming %s", code, errOut, tt.want)
+			}
+			line := strings.SplitN(errOut, "\n", 2)[0]
+			if prev, dup := seen[line]; dup {
+				t.Fatalf("same message as %q: %s", prev, line)
+			}
+			seen[line] = tt.name
+		})
+	}
+	if code, _, errOut := p.run(t, []string{"publish", "--git-commit", p.sha}); code != exitUsage || !strings.Contains(errOut, "--repo") {
+		t.Fatalf("no destination: exit %d, %q", code, errOut)
+	}
+}

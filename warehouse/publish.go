@@ -1,0 +1,234 @@
+package warehouse
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"time"
+
+	"github.com/argo-refs/argo-refs/warehouse/gitrepo"
+)
+
+// ErrConflict reports a historical record that already exists with other
+// bytes: records are immutable, so the publish is refused.
+var ErrConflict = errors.New("a different record already exists")
+
+// PublishOptions says where and how a record is published.
+type PublishOptions struct {
+	// Dir is the build-lock directory, e.g. "warehouses/codeai/builds".
+	Dir string
+	// Branch is the branch to commit to.
+	Branch string
+	// Message is the commit message; empty means a default naming the release.
+	Message string
+	// ForceCurrent writes current.yaml even when it holds a newer record.
+	ForceCurrent bool
+	// Author signs the commit.
+	Author gitrepo.Signature
+	// MaxAttempts bounds the retries after a push race; zero means the
+	// gitrepo default.
+	MaxAttempts int
+}
+
+// Outcome says what a publish did.
+type Outcome string
+
+// The outcomes of a publish.
+const (
+	// OutcomePublished: the historical record and current.yaml were written.
+	OutcomePublished Outcome = "published"
+	// OutcomeHistoricalOnly: current.yaml holds a newer record and was kept.
+	OutcomeHistoricalOnly Outcome = "historical-only"
+	// OutcomeUnchanged: the same record was already published; nothing written.
+	OutcomeUnchanged Outcome = "unchanged"
+)
+
+// PublishResult reports a publish.
+type PublishResult struct {
+	Outcome        Outcome `json:"outcome"`
+	ReleaseID      string  `json:"releaseId"`
+	HistoricalPath string  `json:"historicalPath"`
+	CurrentPath    string  `json:"currentPath"`
+	// CurrentHolds is the releaseId current.yaml holds afterwards.
+	CurrentHolds string `json:"currentHolds"`
+	Commit       string `json:"commit,omitempty"`
+	Branch       string `json:"branch"`
+	Attempts     int    `json:"attempts"`
+}
+
+// plan decides which files a publish writes, given the bytes found (nil for
+// absent). It is shared by the remote and the local publish.
+func plan(rec *Record, dir string, hist, cur []byte, force bool) (changes map[string][]byte, holds string, outcome Outcome, err error) {
+	want := rec.Render()
+	histPath := path.Join(dir, HistoricalName(rec.GitCommit))
+	curPath := path.Join(dir, CurrentName)
+	changes = map[string][]byte{}
+	if hist != nil && !bytes.Equal(hist, want) {
+		return nil, "", "", fmt.Errorf("publishing %s: %s: %w; records are immutable", rec.ReleaseID, histPath, ErrConflict)
+	}
+	if hist == nil {
+		changes[histPath] = want
+	}
+	writeCurrent := cur == nil || force
+	holds = rec.ReleaseID
+	if !writeCurrent {
+		existing, perr := Parse(curPath, cur)
+		switch {
+		case perr != nil:
+			// A damaged current.yaml is repaired by the next valid record.
+			writeCurrent = true
+		case existing.CreatedAt.After(rec.CreatedAt):
+			holds = existing.ReleaseID
+		default:
+			writeCurrent = true
+		}
+	}
+	if writeCurrent && !bytes.Equal(cur, want) {
+		changes[curPath] = want
+	}
+	switch {
+	case len(changes) == 0:
+		outcome = OutcomeUnchanged
+	case holds != rec.ReleaseID:
+		outcome = OutcomeHistoricalOnly
+	default:
+		outcome = OutcomePublished
+	}
+	return changes, holds, outcome, nil
+}
+
+func (o PublishOptions) message(rec *Record) string {
+	if o.Message != "" {
+		return o.Message
+	}
+	return fmt.Sprintf("Publish build-lock record %s", rec.ReleaseID)
+}
+
+// Publish writes rec into the GitOps repository behind remote: the historical
+// file and, unless a newer record is current, current.yaml, in one commit on
+// opts.Branch. A push race is retried on the new tip; nothing is forced.
+func Publish(ctx context.Context, remote *gitrepo.Remote, rec *Record, opts PublishOptions) (PublishResult, error) {
+	res := PublishResult{
+		ReleaseID:      rec.ReleaseID,
+		HistoricalPath: path.Join(opts.Dir, HistoricalName(rec.GitCommit)),
+		CurrentPath:    path.Join(opts.Dir, CurrentName),
+		Branch:         opts.Branch,
+	}
+	apply := func(ctx context.Context, tip gitrepo.Snapshot) (*gitrepo.Edit, error) {
+		files, err := tip.ReadFiles(ctx, res.HistoricalPath, res.CurrentPath)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s at %s: %w", opts.Dir, tip.Commit(), err)
+		}
+		changes, holds, outcome, err := plan(rec, opts.Dir, dataOf(files[res.HistoricalPath]), dataOf(files[res.CurrentPath]), opts.ForceCurrent)
+		if err != nil {
+			return nil, err
+		}
+		res.Outcome, res.CurrentHolds = outcome, holds
+		if len(changes) == 0 {
+			return nil, nil
+		}
+		edit := &gitrepo.Edit{Message: opts.message(rec), Author: opts.Author}
+		for _, p := range []string{res.HistoricalPath, res.CurrentPath} {
+			if data, ok := changes[p]; ok {
+				edit.Changes = append(edit.Changes, gitrepo.Change{Path: p, Data: data})
+			}
+		}
+		if edit.Author.When.IsZero() {
+			edit.Author.When = time.Now()
+		}
+		return edit, nil
+	}
+	up, err := remote.Update(ctx, opts.Branch, gitrepo.UpdateOptions{MaxAttempts: opts.MaxAttempts}, apply)
+	res.Attempts = up.Attempts
+	if err != nil {
+		return res, fmt.Errorf("publishing %s to %s on %s: %w", rec.ReleaseID, remote.URL(), opts.Branch, err)
+	}
+	if up.Changed {
+		res.Commit = up.Commit.String()
+	} else {
+		res.Commit = up.Tip.String()
+	}
+	return res, nil
+}
+
+func dataOf(f gitrepo.File) []byte {
+	if !f.Exists {
+		return nil
+	}
+	if f.Data == nil {
+		return []byte{}
+	}
+	return f.Data
+}
+
+// PublishLocal writes rec into the local directory dir, with the same rules
+// as Publish (immutable historical file, current.yaml only moves forward
+// unless force). Files are replaced atomically.
+func PublishLocal(dir string, rec *Record, force bool) (PublishResult, error) {
+	res := PublishResult{
+		ReleaseID:      rec.ReleaseID,
+		HistoricalPath: filepath.Join(dir, HistoricalName(rec.GitCommit)),
+		CurrentPath:    filepath.Join(dir, CurrentName),
+	}
+	hist, err := readIfExists(res.HistoricalPath)
+	if err != nil {
+		return res, err
+	}
+	cur, err := readIfExists(res.CurrentPath)
+	if err != nil {
+		return res, err
+	}
+	changes, holds, outcome, err := plan(rec, ".", hist, cur, force)
+	if err != nil {
+		return res, err
+	}
+	res.Outcome, res.CurrentHolds = outcome, holds
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return res, fmt.Errorf("creating %s: %w", dir, err)
+	}
+	for name, data := range changes {
+		if err := writeAtomic(filepath.Join(dir, name), data); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+func readIfExists(p string) ([]byte, error) {
+	data, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", p, err)
+	}
+	return data, nil
+}
+
+func writeAtomic(p string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-"+filepath.Base(p)+"-*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", p, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", p, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", p, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", p, err)
+	}
+	if err := os.Rename(tmp.Name(), p); err != nil {
+		return fmt.Errorf("writing %s: %w", p, err)
+	}
+	return nil
+}

@@ -198,6 +198,13 @@ func TestCommitAndPush(t *testing.T) {
 	if got := gittest.Git(t, f.dir, "show", "main:apps/a/values.yaml"); got != "image: a:3" {
 		t.Errorf("content: %q", got)
 	}
+	// A fetched commit can start a new branch: an empty pack, one command.
+	if err := r.Push(ctx, "copy-of-old-tip", plumbing.ZeroHash, tip); err != nil {
+		t.Fatal(err)
+	}
+	if got := gittest.Git(t, f.dir, "rev-parse", "copy-of-old-tip"); got != f.tip {
+		t.Errorf("copy-of-old-tip = %s, want %s", got, f.tip)
+	}
 	// Unchanged subtrees are shared, not rebuilt.
 	if a, b := gittest.Git(t, f.dir, "rev-parse", f.tip+":apps/b"), gittest.Git(t, f.dir, "rev-parse", "main:apps/b"); a != b {
 		t.Errorf("apps/b tree changed: %s → %s", a, b)
@@ -549,7 +556,7 @@ func TestMissingThings(t *testing.T) {
 	if _, err := r.Tip(ctx, "nope"); !errors.Is(err, gitrepo.ErrBranchNotFound) {
 		t.Errorf("Tip err = %v", err)
 	}
-	if _, err := r.Update(ctx, "nope", gitrepo.UpdateOptions{}, nil); !errors.Is(err, gitrepo.ErrBranchNotFound) {
+	if _, err := r.Update(ctx, "nope", gitrepo.UpdateOptions{}, func(context.Context, gitrepo.Snapshot) (*gitrepo.Edit, error) { return nil, nil }); !errors.Is(err, gitrepo.ErrBranchNotFound) {
 		t.Errorf("Update err = %v", err)
 	}
 	r2 := open(t, f.srv.URL+"/nothing-here.git", gitrepo.Options{})

@@ -82,6 +82,9 @@ func (s snapshot) ReadFiles(ctx context.Context, paths ...string) (map[string]Fi
 // how many attempts were made. A nil Edit, or changes equal to the current
 // bytes, give Changed=false and no push.
 func (r *Remote) Update(ctx context.Context, branch string, opts UpdateOptions, apply ApplyFunc) (UpdateResult, error) {
+	if apply == nil {
+		return UpdateResult{}, fmt.Errorf("updating branch %s of %s: no ApplyFunc", branch, r.url)
+	}
 	maxAttempts := opts.MaxAttempts
 	if maxAttempts <= 0 {
 		maxAttempts = 5

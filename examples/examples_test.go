@@ -1462,8 +1462,13 @@ func TestExampleWorkflowPublishes(t *testing.T) {
 	if str(publish, "with", "entrypoint") != "/argo-refs" {
 		t.Errorf("publish entrypoint = %q, want /argo-refs", str(publish, "with", "entrypoint"))
 	}
-	if !strings.HasPrefix(str(publish, "env", "GITHUB_TOKEN"), "${{ secrets.") {
-		t.Errorf("publish must get GITHUB_TOKEN from a secret, has %q", str(publish, "env", "GITHUB_TOKEN"))
+	for _, k := range []string{"GITHUB_TOKEN", "ARGO_REFS_REGISTRY_PASSWORD"} {
+		if !strings.HasPrefix(str(publish, "env", k), "${{ secrets.") {
+			t.Errorf("publish must get %s from a secret, has %q", k, str(publish, "env", k))
+		}
+	}
+	if str(publish, "env", "ARGO_REFS_REGISTRY_USERNAME") == "" {
+		t.Error("publish checks the tag in the registry and needs ARGO_REFS_REGISTRY_USERNAME")
 	}
 	argsV, err := evalTemplate(str(publish, "with", "args"), ghEval)
 	if err != nil {

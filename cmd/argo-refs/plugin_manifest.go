@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 
@@ -41,8 +42,11 @@ func pluginManifestCmd() *command {
 				kinds = append(kinds, string(k))
 			}
 			out, err := renderPluginManifest(manifests.Options{Image: image, Name: name, Namespace: namespace, StepKinds: kinds}, output)
-			if err != nil {
+			if errors.Is(err, manifests.ErrInvalid) {
 				return &exitError{code: exitUsage, err: err}
+			}
+			if err != nil {
+				return err
 			}
 			_, err = io.stdout.Write(out)
 			return err

@@ -65,6 +65,14 @@ func (r *Remote) caps(ctx context.Context) (*capability.List, error) {
 func (r *Remote) uploadPack(ctx context.Context, caps *capability.List, wants, haves []plumbing.Hash, depth int, filter packp.Filter) error {
 	req := packp.NewUploadPackRequest()
 	req.Wants = append([]plumbing.Hash(nil), wants...)
+	// A server without `shallow` (go-git's own, for one) gets a plain fetch
+	// of the wants' whole history, without haves: our depth-1 commits are no
+	// base it could compute a pack against. Only small repositories live on
+	// such servers.
+	shallow := caps.Supports(capability.Shallow)
+	if !shallow {
+		depth, haves = 0, nil
+	}
 	if len(haves) > 0 {
 		// Every commit held here is a depth-1 boundary: say so, so the
 		// server does not assume we have their history. A thin pack is
@@ -89,9 +97,6 @@ func (r *Remote) uploadPack(ctx context.Context, caps *capability.List, wants, h
 		_ = req.Capabilities.Set(capability.Agent, capability.DefaultAgent())
 	}
 	if depth > 0 {
-		if !caps.Supports(capability.Shallow) {
-			return errors.New("server does not support shallow fetches")
-		}
 		_ = req.Capabilities.Set(capability.Shallow)
 		req.Depth = packp.DepthCommits(depth)
 	}

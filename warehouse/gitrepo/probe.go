@@ -58,7 +58,14 @@ func (r *Remote) probe(ctx context.Context, commit plumbing.Hash, p string) erro
 	if err != nil {
 		return wrap(err)
 	}
-	if err := r.uploadPack(ctx, caps, []plumbing.Hash{commit}, nil, 1, packp.FilterTreeDepth(1)); err != nil {
+	if !caps.Supports(capability.Filter) {
+		// Correct but not cheap: the whole commit comes down. GitHub, GitLab
+		// and git-http-backend with uploadpack.allowFilter all filter.
+		r.log.Warn("the source server does not support filters; the source check downloads the whole commit", "url", r.url)
+		if err := r.Fetch(ctx, commit); err != nil {
+			return err
+		}
+	} else if err := r.uploadPack(ctx, caps, []plumbing.Hash{commit}, nil, 1, packp.FilterTreeDepth(1)); err != nil {
 		var se *serverError
 		if errors.As(err, &se) && se.notOurRef() {
 			return fmt.Errorf("fetching %s from %s: %w", short(commit), r.url, ErrCommitNotFound)

@@ -142,10 +142,21 @@ func (r *runner) run(ctx context.Context) (*outcome, error) {
 		}, nil
 	}
 	uopts := gitrepo.UpdateOptions{Also: []plumbing.Hash{freight}}
+	branch := r.plan.Branch
 	if r.plan.NewBranch {
-		uopts.NewBranch = r.plan.PushBranch
+		// A retry of the same promotion finds its review branch already
+		// there: carry on from it, so that the retry converges instead of
+		// failing.
+		switch _, err := remote.Tip(ctx, r.plan.PushBranch); {
+		case err == nil:
+			branch = r.plan.PushBranch
+		case errors.Is(err, gitrepo.ErrBranchNotFound):
+			uopts.NewBranch = r.plan.PushBranch
+		default:
+			return nil, fmt.Errorf("looking for branch %s: %w", r.plan.PushBranch, err)
+		}
 	}
-	res, err := remote.Update(ctx, r.plan.Branch, uopts, apply)
+	res, err := remote.Update(ctx, branch, uopts, apply)
 	if err != nil {
 		return nil, fmt.Errorf("promoting %s: %w", r.plan.Stage, err)
 	}

@@ -505,3 +505,29 @@ func TestBadConfigAndUnknownKindAreTerminal(t *testing.T) {
 		t.Fatalf("message %q does not name the known kinds", res.Message)
 	}
 }
+
+func TestReviewBranchIsCreatedThenReused(t *testing.T) {
+	f := newFixture(t, fixtureOpt{})
+	mainTip := f.tip(t)
+	for i := 0; i < 2; i++ {
+		res := f.run(t, KindPromote, "production", map[string]any{"generateTargetBranch": true})
+		wantStatus(t, res, kargo.StatusSucceeded, false)
+		branch, _ := res.Output[OutputBranch].(string)
+		if branch == "" || branch == "main" {
+			t.Fatalf("run %d: branch output %q", i, branch)
+		}
+		if want := i == 0; res.Output[OutputChanged] != want {
+			t.Fatalf("run %d: changed=%v, want %v", i, res.Output[OutputChanged], want)
+		}
+		got := gittest.Git(t, f.gitopsDir, "show", branch+":apps/codeai/deployments/production/deployment.yaml")
+		if !strings.Contains(got, f.srcCommit) {
+			t.Fatalf("run %d: review branch lacks the release:\n%s", i, got)
+		}
+		if n := gittest.Git(t, f.gitopsDir, "rev-list", "--count", "main.."+branch); n != "1" {
+			t.Fatalf("run %d: review branch has %s commits over main, want 1", i, n)
+		}
+	}
+	if f.tip(t) != mainTip {
+		t.Fatal("a review-branch promotion moved main")
+	}
+}

@@ -2,18 +2,26 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
+
+	"github.com/argo-refs/argo-refs/internal/demo"
 )
 
-// demoCmd is a placeholder until the command lands.
 func demoCmd() *command {
+	var keep string
 	return &command{
 		name:    "demo",
-		summary: "(not yet implemented)",
-		example: "argo-refs demo --help",
-		run: func(context.Context, stdio, *flag.FlagSet, []string) error {
-			return errors.New("not yet implemented")
+		summary: "Run the whole flow on local, in-process parts: publish a build-lock, promote staging and production, refuse a moved tag.",
+		usage:   "[--keep DIR]",
+		example: "argo-refs demo --keep /tmp/argo-refs-demo",
+		setup: func(fs *flag.FlagSet) {
+			fs.StringVar(&keep, "keep", "", "leave the Git repositories in this directory for inspection")
+		},
+		run: func(ctx context.Context, io stdio, _ *flag.FlagSet, args []string) error {
+			if len(args) > 0 {
+				return usageError("unexpected arguments %q", args)
+			}
+			return demo.Run(ctx, demo.Options{Dir: keep, Out: io.stdout})
 		},
 	}
 }

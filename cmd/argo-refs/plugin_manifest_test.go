@@ -7,11 +7,15 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/argo-refs/argo-refs/internal/manifests"
+	"github.com/argo-refs/argo-refs/step/plugin"
 )
 
 // runPluginManifest runs `argo-refs plugin-manifest args...` and returns the
@@ -113,7 +117,7 @@ func TestPluginManifestConfigMap(t *testing.T) {
 	// The ConfigMap must carry exactly the plugin's container and steps, in
 	// the shapes kargo-extended reads back strictly.
 	_, pluginOut, _ := runPluginManifest(t, "--image", "example.test/argo-refs:t1", "--name", "ar", "--namespace", "kargo-project-x", "--output", "plugin")
-	var plugin struct {
+	var pl struct {
 		Spec struct {
 			Sidecar struct {
 				Container corev1.Container `json:"container"`
@@ -121,7 +125,7 @@ func TestPluginManifestConfigMap(t *testing.T) {
 			Steps []map[string]string `json:"steps"`
 		} `json:"spec"`
 	}
-	if err := yaml.Unmarshal([]byte(pluginOut), &plugin); err != nil {
+	if err := yaml.Unmarshal([]byte(pluginOut), &pl); err != nil {
 		t.Fatalf("parsing plugin.yaml: %v", err)
 	}
 	var cm struct {
@@ -140,15 +144,15 @@ func TestPluginManifestConfigMap(t *testing.T) {
 	if err := yaml.UnmarshalStrict([]byte(cm.Data["sidecar.container"]), &c); err != nil {
 		t.Fatalf("data[sidecar.container] is not a strict Kubernetes container spec: %v", err)
 	}
-	if !reflect.DeepEqual(c, plugin.Spec.Sidecar.Container) {
-		t.Errorf("data[sidecar.container] = %+v\nwant the plugin's container %+v", c, plugin.Spec.Sidecar.Container)
+	if !reflect.DeepEqual(c, pl.Spec.Sidecar.Container) {
+		t.Errorf("data[sidecar.container] = %+v\nwant the plugin's container %+v", c, pl.Spec.Sidecar.Container)
 	}
 	var steps []map[string]string
 	if err := yaml.UnmarshalStrict([]byte(cm.Data["steps.yaml"]), &steps); err != nil {
 		t.Fatalf("data[steps.yaml]: %v", err)
 	}
-	if !reflect.DeepEqual(steps, plugin.Spec.Steps) {
-		t.Errorf("data[steps.yaml] = %v, want the plugin's steps %v", steps, plugin.Spec.Steps)
+	if !reflect.DeepEqual(steps, pl.Spec.Steps) {
+		t.Errorf("data[steps.yaml] = %v, want the plugin's steps %v", steps, pl.Spec.Steps)
 	}
 }
 
@@ -157,8 +161,8 @@ func TestPluginManifestBothIsDeterministic(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit code = %d, want 0; stderr:\n%s", code, errOut)
 	}
-	plugin, cm, ok := strings.Cut(first, "---\n")
-	if !ok || plugin != wantPlugin || !strings.HasSuffix(cm, wantConfigMapTail) {
+	pluginYAML, cm, ok := strings.Cut(first, "---\n")
+	if !ok || pluginYAML != wantPlugin || !strings.HasSuffix(cm, wantConfigMapTail) {
 		t.Errorf("default output is not plugin.yaml, ---, ConfigMap:\n%s", first)
 	}
 	for range 5 {
@@ -335,5 +339,17 @@ func checkFlagsDefined(t *testing.T, where, cmdName string, args []string) {
 		if fs.Lookup(name) == nil {
 			t.Errorf("%s passes %s, but `argo-refs %s` has no flag %q", where, a, cmdName, name)
 		}
+	}
+}
+
+// TestPluginManifestMatchesServeDefaults ties the sidecar's port and token
+// path to what `argo-refs serve` uses when given no flags, since plugin.yaml
+// runs it with args [serve] only.
+func TestPluginManifestMatchesServeDefaults(t *testing.T) {
+	if want := ":" + strconv.Itoa(manifests.DefaultPort); plugin.DefaultListen != want {
+		t.Errorf("serve listens on %q by default, but plugin.yaml declares port %d", plugin.DefaultListen, manifests.DefaultPort)
+	}
+	if plugin.DefaultTokenFile != "/var/run/kargo/token" {
+		t.Errorf("serve reads its token from %q by default; kargo-extended mounts it at /var/run/kargo/token", plugin.DefaultTokenFile)
 	}
 }

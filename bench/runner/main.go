@@ -27,13 +27,16 @@ import (
 // way is one implementation of a promotion, run as a script in bench/ways.
 type way struct {
 	ID, Label, Script string
+	// NoPush marks a baseline that changes nothing on the server.
+	NoPush bool
 }
 
 var ways = []way{
-	{"full", "chain, full bare clone + worktrees", "chain-full.sh"},
-	{"blobless", "chain, blobless + sparse", "chain-blobless.sh"},
-	{"limit", "git CLI limit recipe (depth-1 blob:none fetch + one blob fetch, trees by hand)", "limit.sh"},
-	{"promote", "argo-refs promote (record, registry and source checks on)", "promote.sh"},
+	{"full", "chain, full bare clone + worktrees", "chain-full.sh", false},
+	{"blobless", "chain, blobless + sparse", "chain-blobless.sh", false},
+	{"limit", "git CLI limit recipe (depth-1 blob:none fetch + one blob fetch, trees by hand)", "limit.sh", false},
+	{"promote", "argo-refs promote (record, registry and source checks on)", "promote.sh", false},
+	{"floor", "floor: `argo-refs version` (process start and package init only, no work)", "floor.sh", true},
 }
 
 // scenario is one repo served one way.
@@ -247,7 +250,7 @@ func runScenario(c config, sc scenario, rm benchdata.RepoMeta, promoteReady stri
 	res := make([]result, len(ways))
 	for i, w := range ways {
 		res[i] = result{Scenario: sc.ID, Way: w.ID}
-		if w.ID == "promote" && promoteReady != "" {
+		if (w.ID == "promote" || w.ID == "floor") && promoteReady != "" {
 			res[i].NotReady = promoteReady
 		}
 	}
@@ -344,6 +347,9 @@ func runOnce(c config, sc scenario, rm benchdata.RepoMeta, repoDir string, w way
 		s.Err = fmt.Sprintf("%v: %s", runErr, tail(out.String(), 600))
 		return s
 	}
+	if w.NoPush {
+		return s
+	}
 	if err := checkPush(repoDir, rm); err != nil {
 		s.Err = err.Error()
 	}
@@ -391,6 +397,7 @@ type summary struct {
 	wall, wallMin, wallMax    float64
 	rss                       float64 // MiB
 	gitops, source, registryR float64
+	gitopsR, sourceR          float64
 	requests                  float64
 	n                         int
 }
@@ -409,7 +416,7 @@ func median(xs []float64) float64 {
 
 func summarize(r result) summary {
 	var sm summary
-	var walls, rss, gb, sb, rr, req []float64
+	var walls, rss, gb, sb, rr, req, gr, sr []float64
 	for _, s := range r.Samples {
 		if s.Err != "" {
 			continue
@@ -419,6 +426,8 @@ func summarize(r result) summary {
 		gb = append(gb, float64(s.GitOps.BytesOut))
 		sb = append(sb, float64(s.Source.BytesOut))
 		rr = append(rr, float64(s.Registry.Requests))
+		gr = append(gr, float64(s.GitOps.Requests))
+		sr = append(sr, float64(s.Source.Requests))
 		req = append(req, float64(s.GitOps.Requests+s.Source.Requests+s.Registry.Requests))
 	}
 	sm.n = len(walls)
@@ -427,6 +436,7 @@ func summarize(r result) summary {
 	}
 	sm.ok = true
 	sm.wall, sm.rss, sm.gitops, sm.source, sm.registryR, sm.requests = median(walls), median(rss), median(gb), median(sb), median(rr), median(req)
+	sm.gitopsR, sm.sourceR = median(gr), median(sr)
 	sort.Float64s(walls)
 	sm.wallMin, sm.wallMax = walls[0], walls[len(walls)-1]
 	return sm
@@ -496,7 +506,7 @@ func render(c config, machine map[string]string, results []result, extra []secti
 			}
 			fmt.Fprintf(&b, "\n### %s: %d commits, tip %d files / %.1f MB, packed %.0f MiB; %s\n\n",
 				r.Scenario, rm.Commits, rm.TipFiles, float64(rm.TipBytes)/1e6, float64(rm.PackedBytes)/(1<<20), filter)
-			b.WriteString("| way | wall median (min–max) | peak RSS | GitOps bytes | source bytes | registry reqs | requests | wall ÷ full | wall ÷ blobless | wall ÷ limit | GitOps bytes ÷ limit |\n")
+			b.WriteString("| way | wall median (min–max) | peak RSS | GitOps bytes (reqs) | source bytes (reqs) | registry reqs | all reqs | wall ÷ full | wall ÷ blobless | wall ÷ limit | GitOps bytes ÷ limit |\n")
 			b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
 		}
 		label := wayByID(r.Way).Label
@@ -517,8 +527,8 @@ func render(c config, machine map[string]string, results []result, extra []secti
 		if sm.n < len(r.Samples) {
 			failed = fmt.Sprintf(" (%d of %d runs failed)", len(r.Samples)-sm.n, len(r.Samples))
 		}
-		fmt.Fprintf(&b, "| %s | %.3f s (%.3f–%.3f)%s | %.1f MiB | %s | %s | %.0f | %.0f | %s | %s | %s | %s |\n",
-			label, sm.wall, sm.wallMin, sm.wallMax, failed, sm.rss, bytesStr(sm.gitops), bytesStr(sm.source), sm.registryR, sm.requests,
+		fmt.Fprintf(&b, "| %s | %.3f s (%.3f–%.3f)%s | %.1f MiB | %s (%.0f) | %s (%.0f) | %.0f | %.0f | %s | %s | %s | %s |\n",
+			label, sm.wall, sm.wallMin, sm.wallMax, failed, sm.rss, bytesStr(sm.gitops), sm.gitopsR, bytesStr(sm.source), sm.sourceR, sm.registryR, sm.requests,
 			ratio(sm.wall, full.wall), ratio(sm.wall, bl.wall), ratio(sm.wall, lim.wall), ratio(sm.gitops, lim.gitops))
 	}
 

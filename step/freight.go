@@ -3,11 +3,11 @@ package step
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"sort"
 	"strings"
 
 	"github.com/argo-refs/argo-refs/step/kargo"
+	"github.com/argo-refs/argo-refs/step/target"
 )
 
 // Errors SelectFreightCommit wraps; both are terminal.
@@ -124,36 +124,6 @@ func shortSHA(s string) string {
 	return s
 }
 
-// normaliseRepoURL reduces a Git repository URL to host and path so that
-// https://Host/org/repo.git/, http://host/org/repo and git@host:org/repo
-// compare equal: the scheme, user information, default ports, host case and
-// trailing "/" and ".git" are dropped. The path's case is kept.
-func normaliseRepoURL(raw string) string {
-	s := strings.TrimSpace(raw)
-	var host, p string
-	if u, err := url.Parse(s); err == nil && u.Scheme != "" && u.Host != "" {
-		host = strings.ToLower(u.Hostname())
-		if port := u.Port(); port != "" && !(port == "443" && strings.EqualFold(u.Scheme, "https")) &&
-			!(port == "80" && strings.EqualFold(u.Scheme, "http")) && !(port == "22" && strings.EqualFold(u.Scheme, "ssh")) {
-			host += ":" + port
-		}
-		p = u.Path
-	} else if at, colon := strings.Index(s, "@"), strings.Index(s, ":"); at >= 0 && colon > at && !strings.Contains(s[:colon], "/") {
-		// scp-like: user@host:org/repo
-		host = strings.ToLower(s[at+1 : colon])
-		p = "/" + s[colon+1:]
-	} else {
-		return strings.TrimSuffix(strings.TrimRight(s, "/"), ".git")
-	}
-	for {
-		trimmed := strings.TrimSuffix(strings.TrimRight(p, "/"), ".git")
-		if trimmed == p {
-			break
-		}
-		p = trimmed
-	}
-	if !strings.HasPrefix(p, "/") {
-		p = "/" + p
-	}
-	return host + p
-}
+// normaliseRepoURL is the one repository URL comparison of the step (scheme,
+// host case, trailing "/" and ".git"), shared with the target editors.
+func normaliseRepoURL(raw string) string { return target.NormalizeRepoURL(raw) }

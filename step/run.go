@@ -549,4 +549,3 @@ func shortDigest(d string) string {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-

@@ -21,6 +21,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/go-git/go-git/v5/storage/memory"
+
+	"github.com/argo-refs/argo-refs/internal/hosttls"
 )
 
 // Auth holds HTTP basic credentials (for GitHub: any user name and a token
@@ -61,6 +63,11 @@ type Options struct {
 	// Logger receives debug records of each request; nil discards them.
 	// Secrets are never logged.
 	Logger *slog.Logger
+	// InsecureSkipTLSVerifyHosts lists hosts (host, or host:port) whose TLS
+	// certificates are not verified; every other host's certificate is. A
+	// failed verification is a *hosttls.Error, which is terminal. Listing
+	// hosts needs HTTPClient nil or with an *http.Transport.
+	InsecureSkipTLSVerifyHosts []string
 }
 
 // Stats counts the HTTP requests a Remote made and the response body bytes
@@ -120,7 +127,11 @@ func Open(_ context.Context, rawURL string, opts Options) (*Remote, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parsing repository URL %s: %w", r.url, ErrInvalidURL)
 	}
-	r.client = githttp.NewClient(r.httpClient(opts.HTTPClient))
+	hc, err := r.httpClient(opts.HTTPClient, opts.InsecureSkipTLSVerifyHosts)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", r.url, err)
+	}
+	r.client = githttp.NewClient(hc)
 	return r, nil
 }
 
@@ -200,7 +211,7 @@ func (r *Remote) Stats() Stats {
 	return Stats{Requests: int(r.requests.Load()), BytesReceived: r.received.Load()}
 }
 
-func (r *Remote) httpClient(base *http.Client) *http.Client {
+func (r *Remote) httpClient(base *http.Client, skipVerify []string) (*http.Client, error) {
 	var c http.Client
 	if base != nil {
 		c = *base
@@ -216,12 +227,16 @@ func (r *Remote) httpClient(base *http.Client) *http.Client {
 			ExpectContinueTimeout: time.Second,
 		}
 	}
-	next := c.Transport
-	if next == nil {
-		next = http.DefaultTransport
+	skip, err := hosttls.NewHosts(skipVerify)
+	if err != nil {
+		return nil, err
+	}
+	next, err := hosttls.Transport(c.Transport, skip)
+	if err != nil {
+		return nil, err
 	}
 	c.Transport = &countingTransport{next: next, r: r}
-	return &c
+	return &c, nil
 }
 
 // countingTransport counts requests and response bytes, logs each request,

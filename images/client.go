@@ -24,6 +24,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/argo-refs/argo-refs/internal/hosttls"
 )
 
 // Environment variables read for credentials when Options.Credentials is nil.
@@ -95,6 +97,12 @@ type Options struct {
 	Transport http.RoundTripper
 	// Logger receives debug logs (retries, token exchanges); nil discards.
 	Logger *slog.Logger
+	// InsecureSkipTLSVerifyHosts are registry hosts (host:port, or host for
+	// every port) whose TLS certificates are not verified; every other
+	// host's certificate is. A failed verification is a *hosttls.Error,
+	// terminal and never retried. Listing hosts needs Transport nil or an
+	// *http.Transport.
+	InsecureSkipTLSVerifyHosts []string
 }
 
 // Client resolves and verifies image references. It caches, per registry and
@@ -188,6 +196,13 @@ func New(opts Options) (*Client, error) {
 	base := opts.Transport
 	if base == nil {
 		base = defaultBaseTransport()
+	}
+	skip, err := hosttls.NewHosts(opts.InsecureSkipTLSVerifyHosts)
+	if err != nil {
+		return nil, fmt.Errorf("creating registry client: %w", err)
+	}
+	if base, err = hosttls.Transport(base, skip); err != nil {
+		return nil, fmt.Errorf("creating registry client: %w", err)
 	}
 	policy := &schemePolicy{inner: base, plainHTTP: c.plainHTTP, userAgent: "argo-refs"}
 	c.transport = newRetryTransport(policy, retryMax, waitMin, waitMax, c.cnt, c.log)

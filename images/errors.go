@@ -6,6 +6,8 @@ import (
 	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/argo-refs/argo-refs/internal/hosttls"
 )
 
 // The sentinel errors below classify every failure of this package. The step
@@ -42,6 +44,12 @@ func classify(err error) error {
 		if errors.Is(err, s) {
 			return err
 		}
+	}
+	var cert *hosttls.Error
+	if errors.As(err, &cert) {
+		// An untrusted certificate is terminal on its own (see hosttls):
+		// it is no outage.
+		return err
 	}
 	var terr *transport.Error
 	if errors.As(err, &terr) {

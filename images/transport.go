@@ -16,6 +16,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/argo-refs/argo-refs/internal/hosttls"
 )
 
 // errPlainHTTP refuses plain HTTP to a host that is neither loopback nor
@@ -166,7 +168,8 @@ func newRetryTransport(base http.RoundTripper, retryMax int, waitMin, waitMax ti
 			}
 			if err != nil {
 				var plain *errPlainHTTP
-				if errors.As(err, &plain) {
+				var cert *hosttls.Error
+				if errors.As(err, &plain) || errors.As(err, &cert) {
 					return false, nil
 				}
 				// Certificate, scheme and redirect-loop errors do not heal.

@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
 )
 
@@ -82,8 +80,8 @@ type StepPluginSpec struct {
 type Sidecar struct {
 	// AutomountServiceAccountToken is always written, even when false, so that
 	// a reader sees the plugin gets no Kubernetes API access.
-	AutomountServiceAccountToken bool             `json:"automountServiceAccountToken"`
-	Container                    corev1.Container `json:"container"`
+	AutomountServiceAccountToken bool      `json:"automountServiceAccountToken"`
+	Container                    Container `json:"container"`
 }
 
 // Step is one step kind a plugin serves.
@@ -141,38 +139,32 @@ func NewStepPlugin(opts Options) (*StepPlugin, error) {
 		Spec: StepPluginSpec{
 			Sidecar: Sidecar{
 				AutomountServiceAccountToken: false,
-				Container: corev1.Container{
+				Container: Container{
 					Name:            opts.Name,
 					Image:           opts.Image,
-					ImagePullPolicy: corev1.PullIfNotPresent,
+					ImagePullPolicy: "IfNotPresent",
 					Args:            []string{"serve"},
-					Ports: []corev1.ContainerPort{{
+					Ports: []ContainerPort{{
 						Name:          "http",
 						ContainerPort: DefaultPort,
 					}},
-					Env: []corev1.EnvVar{
+					Env: []EnvVar{
 						// The root file system is read-only; /workspace is the
 						// promotion's shared emptyDir and the only writable path.
 						{Name: "TMPDIR", Value: "/workspace"},
 					},
-					Resources: corev1.ResourceRequirements{
-						Requests: corev1.ResourceList{
-							corev1.ResourceCPU:    resource.MustParse("100m"),
-							corev1.ResourceMemory: resource.MustParse("128Mi"),
-						},
-						Limits: corev1.ResourceList{
-							corev1.ResourceCPU:    resource.MustParse("1"),
-							corev1.ResourceMemory: resource.MustParse("512Mi"),
-						},
+					Resources: ResourceRequirements{
+						Requests: map[string]string{"cpu": "100m", "memory": "128Mi"},
+						Limits:   map[string]string{"cpu": "1", "memory": "512Mi"},
 					},
-					SecurityContext: &corev1.SecurityContext{
+					SecurityContext: &SecurityContext{
 						RunAsNonRoot:             new(true),
 						RunAsUser:                &runAs,
 						RunAsGroup:               &runAs,
 						ReadOnlyRootFilesystem:   new(true),
 						AllowPrivilegeEscalation: new(false),
-						Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-						SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+						Capabilities:             &Capabilities{Drop: []string{"ALL"}},
+						SeccompProfile:           &SeccompProfile{Type: "RuntimeDefault"},
 					},
 				},
 			},

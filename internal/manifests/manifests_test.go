@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/argo-refs/argo-refs/internal/manifests"
 )
@@ -56,7 +57,7 @@ func TestValidateRejectsWhatKargoExtendedRejects(t *testing.T) {
 
 func TestValidateReportsEveryProblem(t *testing.T) {
 	p := newPlugin(t)
-	p.Spec.Sidecar.Container = corev1.Container{}
+	p.Spec.Sidecar.Container = manifests.Container{}
 	err := p.Validate(nil)
 	for _, want := range []string{"name is required", "image is required", "ports", "requests", "limits", "securityContext"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
@@ -100,5 +101,30 @@ func TestConfigMapKeepsLabelsAndNamesItLikeKargoExtended(t *testing.T) {
 	}
 	if got := cm.Data[manifests.DataKeyAutomount]; got != "false" {
 		t.Errorf("data[%s] = %q, want \"false\"", manifests.DataKeyAutomount, got)
+	}
+}
+
+// TestContainerIsAValidCoreV1Container proves that the local Container type
+// writes exactly what Kubernetes' own type would: it decodes strictly into
+// k8s.io/api's Container and marshals back to the same bytes.
+func TestContainerIsAValidCoreV1Container(t *testing.T) {
+	p, err := manifests.NewStepPlugin(manifests.Options{Image: "ghcr.io/argo-refs/argo-refs:v0.1.0", StepKinds: []string{"argo-refs-promote"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, err := manifests.Marshal(p.Spec.Sidecar.Container)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c corev1.Container
+	if err := sigsyaml.UnmarshalStrict(ours, &c); err != nil {
+		t.Fatalf("not a core/v1 Container: %v\n%s", err, ours)
+	}
+	theirs, err := sigsyaml.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(theirs) != string(ours) {
+		t.Fatalf("core/v1 writes\n%s\nwe write\n%s", theirs, ours)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/akuity/kargo/pkg/controller/argocd/api/v1alpha1"
 	yaml "go.yaml.in/yaml/v3"
 	sigsyaml "sigs.k8s.io/yaml"
 )
@@ -54,7 +53,7 @@ func SetApplicationRevision(in []byte, sourceRepo, revision string) (out []byte,
 	switch {
 	case len(app.Spec.Sources) > 0:
 		if sourceRepo == "" {
-			return nil, Change{}, fmt.Errorf("choosing among spec.sources of Application %s: no source repository given: %w", app.Name, ErrInvalid)
+			return nil, Change{}, fmt.Errorf("choosing among spec.sources of Application %s: no source repository given: %w", app.Metadata.Name, ErrInvalid)
 		}
 		match := -1
 		for i, s := range app.Spec.Sources {
@@ -62,33 +61,33 @@ func SetApplicationRevision(in []byte, sourceRepo, revision string) (out []byte,
 				continue
 			}
 			if match >= 0 {
-				return nil, Change{}, fmt.Errorf("choosing among spec.sources of Application %s: entries %d and %d both have repoURL %s: %w", app.Name, match, i, redact(want), ErrAmbiguous)
+				return nil, Change{}, fmt.Errorf("choosing among spec.sources of Application %s: entries %d and %d both have repoURL %s: %w", app.Metadata.Name, match, i, redact(want), ErrAmbiguous)
 			}
 			match = i
 		}
 		if match < 0 {
-			return nil, Change{}, fmt.Errorf("choosing among spec.sources of Application %s: no entry has repoURL %s: %w", app.Name, redact(want), ErrNotFound)
+			return nil, Change{}, fmt.Errorf("choosing among spec.sources of Application %s: no entry has repoURL %s: %w", app.Metadata.Name, redact(want), ErrNotFound)
 		}
 		path = []pathElem{{key: "spec"}, {key: "sources"}, {index: match, isIndex: true}, {key: "targetRevision"}}
 	case app.Spec.Source != nil:
 		if sourceRepo != "" && NormalizeRepoURL(app.Spec.Source.RepoURL) != want {
-			return nil, Change{}, fmt.Errorf("checking spec.source of Application %s: repoURL is %s, want %s: %w", app.Name, redact(app.Spec.Source.RepoURL), redact(want), ErrNotFound)
+			return nil, Change{}, fmt.Errorf("checking spec.source of Application %s: repoURL is %s, want %s: %w", app.Metadata.Name, redact(app.Spec.Source.RepoURL), redact(want), ErrNotFound)
 		}
 		path = []pathElem{{key: "spec"}, {key: "source"}, {key: "targetRevision"}}
 	default:
-		return nil, Change{}, fmt.Errorf("reading Application %s: it has neither spec.source nor spec.sources: %w", app.Name, ErrNotFound)
+		return nil, Change{}, fmt.Errorf("reading Application %s: it has neither spec.source nor spec.sources: %w", app.Metadata.Name, ErrNotFound)
 	}
 	return setAt(in, at, path, revision)
 }
 
 // decodeApplication checks that doc is an argoproj.io Application by
 // decoding it the way Kubernetes tools do.
-func decodeApplication(doc *yaml.Node) (*v1alpha1.Application, error) {
+func decodeApplication(doc *yaml.Node) (*application, error) {
 	raw, err := yaml.Marshal(doc)
 	if err != nil {
 		return nil, fmt.Errorf("re-encoding: %v: %w", err, ErrUnsupported)
 	}
-	var app v1alpha1.Application
+	var app application
 	if err := sigsyaml.Unmarshal(raw, &app); err != nil {
 		return nil, fmt.Errorf("reading it as an Argo CD Application: %v: %w", err, ErrNotApplication)
 	}

@@ -13,7 +13,6 @@ import (
 	"unicode/utf8"
 
 	yamlv3 "go.yaml.in/yaml/v3"
-	"sigs.k8s.io/yaml"
 )
 
 // SchemaV1 is the only schemaVersion this package reads and writes.
@@ -137,14 +136,24 @@ func Parse(file string, data []byte) (*Record, error) {
 	if err := checkEncoding(file, data); err != nil {
 		return nil, err
 	}
-	if err := checkStructure(file, data); err != nil {
+	root, err := checkStructure(file, data)
+	if err != nil {
 		return nil, err
 	}
-	var w wireRecord
-	if err := yaml.UnmarshalStrict(data, &w); err != nil {
-		// checkStructure accepts only what decodes; reaching here is a bug, but
-		// still an invalid record rather than a panic.
-		return nil, &FieldError{File: file, Problem: fmt.Sprintf("decoding YAML: %v", err)}
+	// Values come from the node tree as written: a plain gitCommit such as
+	// 1234…e56 is a string to Psych, which writes it unquoted, while YAML 1.2
+	// readers would resolve it as a float.
+	w := wireRecord{
+		SchemaVersion: scalarAt(root, "schemaVersion"),
+		ReleaseID:     scalarAt(root, "releaseId"),
+		GitCommit:     scalarAt(root, "gitCommit"),
+		Image:         Image{Ref: scalarAt(root, "image", "ref"), Digest: scalarAt(root, "image", "digest")},
+		Packaging: Packaging{
+			Kind:       scalarAt(root, "packaging", "kind"),
+			SourceRepo: scalarAt(root, "packaging", "sourceRepo"),
+			SourcePath: scalarAt(root, "packaging", "sourcePath"),
+		},
+		CreatedAt: scalarAt(root, "createdAt"),
 	}
 	r := &Record{
 		SchemaVersion: w.SchemaVersion,
@@ -230,26 +239,29 @@ var recordSpec = []fieldSpec{
 // checkStructure parses data into yaml.v3 nodes, which keeps aliases as alias
 // nodes instead of expanding them, and checks the shape of the document:
 // one document, one mapping, known keys once each, string leaves, no anchors.
-func checkStructure(file string, data []byte) error {
+func checkStructure(file string, data []byte) (*yamlv3.Node, error) {
 	dec := yamlv3.NewDecoder(bytes.NewReader(data))
 	var doc yamlv3.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			return &FieldError{File: file, Problem: "is empty; expected a build-lock record mapping"}
+			return nil, &FieldError{File: file, Problem: "is empty; expected a build-lock record mapping"}
 		}
-		return &FieldError{File: file, Problem: fmt.Sprintf("is not valid YAML: %v", err)}
+		return nil, &FieldError{File: file, Problem: fmt.Sprintf("is not valid YAML: %v", err)}
 	}
 	var extra yamlv3.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return &FieldError{File: file, Problem: "holds more than one YAML document; expected exactly one"}
+		return nil, &FieldError{File: file, Problem: "holds more than one YAML document; expected exactly one"}
 	}
 	if n := findAnchorOrAlias(&doc); n != nil {
-		return &FieldError{File: file, Problem: fmt.Sprintf("uses a YAML anchor or alias on line %d; records never contain them", n.Line)}
+		return nil, &FieldError{File: file, Problem: fmt.Sprintf("uses a YAML anchor or alias on line %d; records never contain them", n.Line)}
 	}
 	if len(doc.Content) != 1 {
-		return &FieldError{File: file, Problem: "expected one mapping in the document"}
+		return nil, &FieldError{File: file, Problem: "expected one mapping in the document"}
 	}
-	return checkMapping(file, "", doc.Content[0], recordSpec)
+	if err := checkMapping(file, "", doc.Content[0], recordSpec); err != nil {
+		return nil, err
+	}
+	return doc.Content[0], nil
 }
 
 func findAnchorOrAlias(n *yamlv3.Node) *yamlv3.Node {
@@ -302,7 +314,7 @@ func checkMapping(file, prefix string, n *yamlv3.Node, spec []fieldSpec) error {
 			}
 			continue
 		}
-		if v.Kind != yamlv3.ScalarNode || v.ShortTag() != "!!str" {
+		if !stringScalar(v) {
 			errs = append(errs, &FieldError{File: file, Field: prefix + k.Value, Problem: fmt.Sprintf("expected a string, found %s on line %d", describeNode(v), v.Line)})
 		}
 	}
@@ -312,6 +324,40 @@ func checkMapping(file, prefix string, n *yamlv3.Node, spec []fieldSpec) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// stringScalar reports whether n holds a string as Psych writes it: a string
+// scalar, or a plain one that YAML 1.2 would read as a number but Psych's
+// YAML 1.1 scanner keeps as a string (it needs a "." for a float).
+func stringScalar(n *yamlv3.Node) bool {
+	if n.Kind != yamlv3.ScalarNode {
+		return false
+	}
+	switch n.ShortTag() {
+	case "!!str":
+		return true
+	case "!!float":
+		return n.Style == 0 && !psychNonString(n.Value)
+	}
+	return false
+}
+
+// scalarAt returns the value at the key path in a mapping checkStructure
+// accepted.
+func scalarAt(m *yamlv3.Node, keys ...string) string {
+	for _, k := range keys {
+		var next *yamlv3.Node
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			if m.Content[i].Value == k {
+				next = m.Content[i+1]
+			}
+		}
+		if next == nil {
+			return ""
+		}
+		m = next
+	}
+	return m.Value
 }
 
 func keyList(spec []fieldSpec) string {
@@ -566,7 +612,7 @@ func renderScalar(s string) string {
 	case !isWordByte(s[0]) && !strings.Contains(s[1:], `"`):
 		// Psych: /^[^[:word:]][^"]*$/ is emitted double-quoted.
 		return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
-	case psychNonString(s) || goNonString(s) || psychOctalLike.MatchString(s):
+	case psychNonString(s) || psychOctalLike.MatchString(s):
 		return singleQuoted(s)
 	case !plainAllowed(s):
 		return singleQuoted(s)
@@ -609,7 +655,6 @@ var (
 	psychFloat      = regexp.MustCompile(`^[-+]?([0-9][0-9_,]*)?\.[0-9]*([eE][-+][0-9]+)?$`)
 	psychInteger    = regexp.MustCompile(`^(?:[-+]?0b[_,]*[0-1][0-1_,]*|[-+]?0[_,]*[0-7][0-7_,]*|[-+]?(?:0|[1-9](?:[0-9]|,[0-9]|_[0-9])*)|[-+]?0x[_,]*[0-9a-fA-F][0-9a-fA-F_,]*)$`)
 	psychBoolNull   = regexp.MustCompile(`(?i)^(?:~|null|yes|true|on|no|false|off)$`)
-	yamlStyleFloat  = regexp.MustCompile(`^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`)
 )
 
 // psychNonString reports whether Psych would read plain s as something other
@@ -632,32 +677,4 @@ func psychNonString(s string) bool {
 		return s != "." && s != "+." && s != "-."
 	}
 	return psychInteger.MatchString(s)
-}
-
-// goNonString reports whether a YAML 1.2 reader such as go-yaml would read
-// plain s as something other than a string (for example "12e34", a float),
-// so Render quotes it and the record reads back unchanged everywhere.
-func goNonString(s string) bool {
-	if psychBoolNull.MatchString(s) || s == "y" || s == "Y" || s == "n" || s == "N" {
-		return true
-	}
-	if c := s[0]; !(c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.') {
-		return false
-	}
-	plain := strings.ReplaceAll(s, "_", "")
-	if _, err := strconv.ParseInt(plain, 0, 64); err == nil {
-		return true
-	}
-	if _, err := strconv.ParseUint(plain, 0, 64); err == nil {
-		return true
-	}
-	if yamlStyleFloat.MatchString(plain) || psychSpecial.MatchString(s) {
-		return true
-	}
-	for _, layout := range []string{"2006-1-2T15:4:5.999999999Z07:00", "2006-1-2t15:4:5.999999999Z07:00", "2006-1-2"} {
-		if _, err := time.Parse(layout, s); err == nil {
-			return true
-		}
-	}
-	return false
 }

@@ -465,7 +465,7 @@ func TestRenderScalar(t *testing.T) {
 		"1234":                 "'1234'",
 		"0123":                 "'0123'",
 		"0789":                 "'0789'",
-		"12e34":                "'12e34'",
+		"12e34":                "12e34",
 		"1.5":                  "'1.5'",
 		"1,000":                "'1,000'",
 		"1:30":                 "'1:30'",
@@ -493,5 +493,28 @@ func TestRenderScalar(t *testing.T) {
 		if got := renderScalar(in); got != want {
 			t.Errorf("renderScalar(%q) = %s, want %s", in, got, want)
 		}
+	}
+}
+
+// TestPlainExponentCommitRoundTrips: Psych writes a gitCommit made of digits
+// and one "e" unquoted (its float pattern needs a "."), and YAML 1.2 readers
+// take it for a float; such a record must still parse, and render the same.
+func TestPlainExponentCommitRoundTrips(t *testing.T) {
+	sha := "1234567890123456789012345678901234567e12"
+	rec, err := New(sha, "ghcr.io/org/app:git-"+sha, "sha256:"+strings.Repeat("ab", 32), PackagingHelm,
+		"https://github.com/org/app.git", "k8s/helm", time.Date(2026, 3, 22, 10, 10, 9, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := rec.Render()
+	if !strings.Contains(string(out), "\ngitCommit: "+sha+"\n") {
+		t.Fatalf("gitCommit not written plain, as Psych does:\n%s", out)
+	}
+	back, err := Parse("current.yaml", out)
+	if err != nil {
+		t.Fatalf("parsing Psych's layout: %v", err)
+	}
+	if back.GitCommit != sha || string(back.Render()) != string(out) {
+		t.Fatalf("round trip: %q\n%s", back.GitCommit, back.Render())
 	}
 }

@@ -31,12 +31,13 @@ import (
 const genVersion = "5"
 
 // sourceVersion changes whenever the bytes of S would change.
-const sourceVersion = "1"
+const sourceVersion = "2"
 
 // Shape of every GitOps repo: the tip trees of the series differ only in
 // filler contents, not in paths or sizes.
 const (
 	releases     = 200 // build-lock records published over the history
+	spareBuilds  = 20  // S commits with images but no record, for publish runs
 	chartSwaps   = 310 // commits that replace a chart archive with new bytes
 	charts       = 30  // chart archives in the tree
 	chartSize    = 1 << 20
@@ -115,8 +116,8 @@ func run(dir string, seed uint64, only, gitAddr, regAddr string, force bool) err
 	if err != nil {
 		return err
 	}
-	if len(sCommits) < releases+1 {
-		return fmt.Errorf("reading S: want %d commits, found %d", releases+1, len(sCommits))
+	if len(sCommits) != releases+spareBuilds+1 {
+		return fmt.Errorf("reading S: want %d commits, found %d", releases+spareBuilds+1, len(sCommits))
 	}
 	// rev-list is newest first; release r (1-based) uses the r-th commit after the root.
 	reverse(sCommits)
@@ -131,7 +132,18 @@ func run(dir string, seed uint64, only, gitAddr, regAddr string, force bool) err
 			imageRef: fmt.Sprintf("%s/%s:git-%s", regAddr, benchdata.ImageRepo, sha)}
 		meta.Releases["git-"+sha] = r
 	}
+	for r := releases + 1; r <= releases+spareBuilds; r++ {
+		d, err := benchdata.Digest(r)
+		if err != nil {
+			return err
+		}
+		sha := sCommits[r]
+		meta.Releases["git-"+sha] = r
+		meta.Spare = append(meta.Spare, benchdata.Build{GitCommit: sha, Digest: d,
+			ImageRef: fmt.Sprintf("%s/%s:git-%s", regAddr, benchdata.ImageRepo, sha)})
+	}
 	sourceURL := "http://" + gitAddr + "/" + benchdata.SourceRepo
+	meta.SourceURL = sourceURL
 
 	want := map[string]bool{}
 	for _, n := range strings.Split(only, ",") {
@@ -336,7 +348,7 @@ func seedFor(seed uint64, name string) [32]byte {
 
 // genSource writes S: a root commit with 200 MiB of incompressible blobs in
 // 4096 files across 512 directories plus k8s/helm and k8s/kustomize, then one
-// small commit per release.
+// small commit per release and per spare build.
 func genSource(path string, seed uint64) error {
 	if err := initBare(path); err != nil {
 		return err
@@ -361,7 +373,7 @@ func genSource(path string, seed uint64) error {
 	im.file("k8s/kustomize/base/kustomization.yaml", []byte("resources:\n  - deployment.yaml\n"))
 	im.file("k8s/kustomize/base/deployment.yaml", []byte("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: code-dot-org\n"))
 	im.file("VERSION", []byte("0\n"))
-	for r := 1; r <= releases; r++ {
+	for r := 1; r <= releases+spareBuilds; r++ {
 		im.commit(r+1, baseUnixTime+r*3600, fmt.Sprintf("Release %d", r))
 		im.file("VERSION", []byte(fmt.Sprintf("%d\n", r)))
 		im.file("k8s/helm/Chart.yaml", []byte(fmt.Sprintf("apiVersion: v2\nname: code-dot-org\nversion: 0.1.%d\nappVersion: \"%d\"\n", r, r)))

@@ -57,12 +57,29 @@ type counter struct {
 	Requests int64 `json:"requests"`
 	BytesOut int64 `json:"bytesOut"`
 	BytesIn  int64 `json:"bytesIn"`
+	// CPUSeconds, only under the key "_server", is the CPU time (user+sys)
+	// gitserve and its finished children (git http-backend, upload-pack,
+	// receive-pack, ...) used since the last reset.
+	CPUSeconds float64 `json:"cpuSeconds,omitempty"`
 }
 
 // stats counts traffic per key (a repo name, "registry", "registry-token").
 type stats struct {
-	mu sync.Mutex
-	m  map[string]*counter
+	mu      sync.Mutex
+	m       map[string]*counter
+	cpuBase float64
+}
+
+// cpuSeconds is the user+sys time of this process and its reaped children.
+func cpuSeconds() float64 {
+	var total float64
+	for _, who := range []int{syscall.RUSAGE_SELF, syscall.RUSAGE_CHILDREN} {
+		var ru syscall.Rusage
+		if syscall.Getrusage(who, &ru) == nil {
+			total += time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+		}
+	}
+	return total
 }
 
 func (s *stats) add(key string, out, in int64) {
@@ -81,12 +98,15 @@ func (s *stats) add(key string, out, in int64) {
 func (s *stats) snapshot(reset bool) map[string]counter {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]counter, len(s.m))
+	out := make(map[string]counter, len(s.m)+1)
 	for k, c := range s.m {
 		out[k] = *c
 	}
+	now := cpuSeconds()
+	out["_server"] = counter{CPUSeconds: now - s.cpuBase}
 	if reset {
 		s.m = map[string]*counter{}
+		s.cpuBase = now
 	}
 	return out
 }
@@ -119,15 +139,34 @@ func (r *countingReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// counted wraps h so every request is counted under key(r).
+// counted wraps h so every request is counted under key(r) and, for Git
+// requests, also under "<key> <service>" (e.g. "L.git POST git-receive-pack").
 func counted(st *stats, key func(*http.Request) string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cw := &countingWriter{ResponseWriter: w}
 		cr := &countingReader{ReadCloser: r.Body}
 		r.Body = cr
 		h.ServeHTTP(cw, r)
-		st.add(key(r), cw.n, cr.n)
+		k := key(r)
+		st.add(k, cw.n, cr.n)
+		if svc := gitService(r); svc != "" {
+			st.add(k+" "+svc, cw.n, cr.n)
+		}
 	})
+}
+
+// gitService names a smart-HTTP request: "GET info/refs git-upload-pack",
+// "POST git-receive-pack", ...; "" for anything else.
+func gitService(r *http.Request) string {
+	switch {
+	case strings.HasSuffix(r.URL.Path, "/info/refs"):
+		return "GET info/refs " + r.URL.Query().Get("service")
+	case strings.HasSuffix(r.URL.Path, "/git-upload-pack"):
+		return "POST git-upload-pack"
+	case strings.HasSuffix(r.URL.Path, "/git-receive-pack"):
+		return "POST git-receive-pack"
+	}
+	return ""
 }
 
 func backendPath() (string, error) {

@@ -54,19 +54,24 @@ var scenarios = []scenario{
 }
 
 type counter struct {
-	Requests int64 `json:"requests"`
-	BytesOut int64 `json:"bytesOut"`
-	BytesIn  int64 `json:"bytesIn"`
+	Requests   int64   `json:"requests"`
+	BytesOut   int64   `json:"bytesOut"`
+	BytesIn    int64   `json:"bytesIn"`
+	CPUSeconds float64 `json:"cpuSeconds,omitempty"`
 }
 
 // sample is one measured run of one way.
 type sample struct {
-	Wall     float64 `json:"wallSeconds"`
-	RSSKiB   int64   `json:"peakRSSKiB"`
-	GitOps   counter `json:"gitops"`
-	Source   counter `json:"source"`
-	Registry counter `json:"registry"`
-	Err      string  `json:"error,omitempty"`
+	Wall   float64 `json:"wallSeconds"`
+	RSSKiB int64   `json:"peakRSSKiB"`
+	// CPU is the process tree's user+sys time; ServerCPU is gitserve's and
+	// its children's (git http-backend and the git it runs) during the run.
+	CPU       float64 `json:"cpuSeconds"`
+	ServerCPU float64 `json:"serverCPUSeconds"`
+	GitOps    counter `json:"gitops"`
+	Source    counter `json:"source"`
+	Registry  counter `json:"registry"`
+	Err       string  `json:"error,omitempty"`
 }
 
 // result is every sample of one way on one scenario.
@@ -80,6 +85,7 @@ type result struct {
 
 type config struct {
 	dir, waysDir, bin, out string
+	waysAbs                string
 	runs                   int
 	noGoBench              bool
 	scenarios              map[string]bool
@@ -119,6 +125,9 @@ func run(c config) error {
 	c.gitBase = "http://" + c.meta.GitAddr
 	if _, err := admin(c, "/_health"); err != nil {
 		return fmt.Errorf("gitserve is not answering on %s: %w", c.gitBase, err)
+	}
+	if c.waysAbs, err = filepath.Abs(c.waysDir); err != nil {
+		return err
 	}
 	for i, w := range ways {
 		abs, err := filepath.Abs(filepath.Join(c.waysDir, w.Script))
@@ -162,9 +171,15 @@ func run(c config) error {
 	machine["load at end"] = loadAvg()
 	machine["promotion runs took"] = time.Since(start).Round(time.Second).String()
 
+	var limitL summary
+	for _, r := range results {
+		if r.Scenario == "L" && r.Way == "limit" {
+			limitL = summarize(r)
+		}
+	}
 	extra := []section{
 		serveSection(c),
-		publishSection(c),
+		publishSection(c, limitL),
 	}
 	if !c.noGoBench {
 		extra = append(extra, goBench())
@@ -312,7 +327,7 @@ func runOnce(c config, sc scenario, rm benchdata.RepoMeta, repoDir string, w way
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "/usr/bin/time", "-f", "%M", "-o", rssFile, "bash", w.Script)
+	cmd := exec.CommandContext(ctx, "/usr/bin/time", "-f", "%M %U %S", "-o", rssFile, "bash", w.Script)
 	cmd.Env = append(os.Environ(),
 		"GITOPS_URL="+"http://"+c.meta.GitAddr+"/"+sc.Repo+".git",
 		"FREIGHT="+rm.Freight,
@@ -330,11 +345,17 @@ func runOnce(c config, sc scenario, rm benchdata.RepoMeta, repoDir string, w way
 	s.Wall = time.Since(t0).Seconds()
 	if b, err := os.ReadFile(rssFile); err == nil {
 		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-		s.RSSKiB, _ = strconv.ParseInt(strings.TrimSpace(lines[len(lines)-1]), 10, 64)
+		if f := strings.Fields(lines[len(lines)-1]); len(f) == 3 {
+			s.RSSKiB, _ = strconv.ParseInt(f[0], 10, 64)
+			u, _ := strconv.ParseFloat(f[1], 64)
+			sy, _ := strconv.ParseFloat(f[2], 64)
+			s.CPU = u + sy
+		}
 	}
 	st, err := readStats(c)
 	if err == nil {
 		s.GitOps = st[sc.Repo+".git"]
+		s.ServerCPU = st["_server"].CPUSeconds
 		s.Source = st[benchdata.SourceRepo]
 		for _, k := range []string{"registry", "registry-token", "registry-401"} {
 			r := st[k]
@@ -398,6 +419,7 @@ type summary struct {
 	rss                       float64 // MiB
 	gitops, source, registryR float64
 	gitopsR, sourceR          float64
+	cpu, serverCPU            float64
 	requests                  float64
 	n                         int
 }
@@ -416,7 +438,7 @@ func median(xs []float64) float64 {
 
 func summarize(r result) summary {
 	var sm summary
-	var walls, rss, gb, sb, rr, req, gr, sr []float64
+	var walls, rss, gb, sb, rr, req, gr, sr, cpu, scpu []float64
 	for _, s := range r.Samples {
 		if s.Err != "" {
 			continue
@@ -427,6 +449,8 @@ func summarize(r result) summary {
 		sb = append(sb, float64(s.Source.BytesOut))
 		rr = append(rr, float64(s.Registry.Requests))
 		gr = append(gr, float64(s.GitOps.Requests))
+		cpu = append(cpu, s.CPU)
+		scpu = append(scpu, s.ServerCPU)
 		sr = append(sr, float64(s.Source.Requests))
 		req = append(req, float64(s.GitOps.Requests+s.Source.Requests+s.Registry.Requests))
 	}
@@ -437,6 +461,7 @@ func summarize(r result) summary {
 	sm.ok = true
 	sm.wall, sm.rss, sm.gitops, sm.source, sm.registryR, sm.requests = median(walls), median(rss), median(gb), median(sb), median(rr), median(req)
 	sm.gitopsR, sm.sourceR = median(gr), median(sr)
+	sm.cpu, sm.serverCPU = median(cpu), median(scpu)
 	sort.Float64s(walls)
 	sm.wallMin, sm.wallMax = walls[0], walls[len(walls)-1]
 	return sm
@@ -506,20 +531,20 @@ func render(c config, machine map[string]string, results []result, extra []secti
 			}
 			fmt.Fprintf(&b, "\n### %s: %d commits, tip %d files / %.1f MB, packed %.0f MiB; %s\n\n",
 				r.Scenario, rm.Commits, rm.TipFiles, float64(rm.TipBytes)/1e6, float64(rm.PackedBytes)/(1<<20), filter)
-			b.WriteString("| way | wall median (min–max) | peak RSS | GitOps bytes (reqs) | source bytes (reqs) | registry reqs | all reqs | wall ÷ full | wall ÷ blobless | wall ÷ limit | GitOps bytes ÷ limit |\n")
-			b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
+			b.WriteString("| way | wall median (min–max) | CPU client / server | peak RSS | GitOps bytes (reqs) | source bytes (reqs) | registry reqs | all reqs | wall ÷ full | wall ÷ blobless | wall ÷ limit | GitOps bytes ÷ limit |\n")
+			b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		}
 		label := wayByID(r.Way).Label
 		sm := byKey[r.Scenario+"/"+r.Way]
 		switch {
 		case r.NotReady != "":
-			fmt.Fprintf(&b, "| %s | not ready: %s | | | | | | | | | |\n", label, r.NotReady)
+			fmt.Fprintf(&b, "| %s | not ready: %s | | | | | | | | | | |\n", label, r.NotReady)
 			continue
 		case r.Failed != "":
-			fmt.Fprintf(&b, "| %s | FAILED: %s | | | | | | | | | |\n", label, strings.ReplaceAll(r.Failed, "|", "/"))
+			fmt.Fprintf(&b, "| %s | FAILED: %s | | | | | | | | | | |\n", label, strings.ReplaceAll(r.Failed, "|", "/"))
 			continue
 		case !sm.ok:
-			fmt.Fprintf(&b, "| %s | FAILED every run: %s | | | | | | | | | |\n", label, strings.ReplaceAll(firstErr(r), "|", "/"))
+			fmt.Fprintf(&b, "| %s | FAILED every run: %s | | | | | | | | | | |\n", label, strings.ReplaceAll(firstErr(r), "|", "/"))
 			continue
 		}
 		full, bl, lim := byKey[r.Scenario+"/full"], byKey[r.Scenario+"/blobless"], byKey[r.Scenario+"/limit"]
@@ -527,8 +552,8 @@ func render(c config, machine map[string]string, results []result, extra []secti
 		if sm.n < len(r.Samples) {
 			failed = fmt.Sprintf(" (%d of %d runs failed)", len(r.Samples)-sm.n, len(r.Samples))
 		}
-		fmt.Fprintf(&b, "| %s | %.3f s (%.3f–%.3f)%s | %.1f MiB | %s (%.0f) | %s (%.0f) | %.0f | %.0f | %s | %s | %s | %s |\n",
-			label, sm.wall, sm.wallMin, sm.wallMax, failed, sm.rss, bytesStr(sm.gitops), sm.gitopsR, bytesStr(sm.source), sm.sourceR, sm.registryR, sm.requests,
+		fmt.Fprintf(&b, "| %s | %.3f s (%.3f–%.3f)%s | %.2f / %.2f s | %.1f MiB | %s (%.0f) | %s (%.0f) | %.0f | %.0f | %s | %s | %s | %s |\n",
+			label, sm.wall, sm.wallMin, sm.wallMax, failed, sm.cpu, sm.serverCPU, sm.rss, bytesStr(sm.gitops), sm.gitopsR, bytesStr(sm.source), sm.sourceR, sm.registryR, sm.requests,
 			ratio(sm.wall, full.wall), ratio(sm.wall, bl.wall), ratio(sm.wall, lim.wall), ratio(sm.gitops, lim.gitops))
 	}
 

@@ -30,8 +30,21 @@ type Meta struct {
 	GitAddr      string              `json:"gitAddr"`
 	RegistryAddr string              `json:"registryAddr"`
 	Repos        map[string]RepoMeta `json:"repos"`
-	// Releases maps an image tag to the release number whose image it names.
+	// Releases maps an image tag to the release number whose image it names
+	// (the registry holds all of them, spare builds included).
 	Releases map[string]int `json:"releases"`
+	// SourceURL is the source repo S as records name it.
+	SourceURL string `json:"sourceURL"`
+	// Spare lists builds of S that have an image but no record yet: what
+	// publish runs publish.
+	Spare []Build `json:"spare"`
+}
+
+// Build is one build of S: its commit and the image built from it.
+type Build struct {
+	GitCommit string `json:"gitCommit"`
+	ImageRef  string `json:"imageRef"`
+	Digest    string `json:"digest"`
 }
 
 // RepoMeta describes one generated GitOps repository.

@@ -682,6 +682,13 @@ func machineInfo() map[string]string {
 		m["git"] = strings.TrimSpace(string(out))
 	}
 	m["go"] = runtime.Version()
+	if out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
+		rev := strings.TrimSpace(string(out))
+		if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(bytes.TrimSpace(st)) > 0 {
+			rev += " + uncommitted changes in the work tree"
+		}
+		m["argo-refs built from"] = rev
+	}
 	if out, err := exec.Command("uname", "-sr").Output(); err == nil {
 		m["kernel"] = strings.TrimSpace(string(out))
 	}

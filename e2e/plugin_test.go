@@ -1,0 +1,360 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const pluginToken = "kargo-sidecar-token-0f9e8d7c"
+
+// sidecar is `argo-refs serve` running as a kargo-extended StepPlugin
+// sidecar would: non-root, token from a mounted file.
+type sidecar struct {
+	url  string
+	logs *syncBuffer
+	cmd  *exec.Cmd
+	done chan error
+}
+
+func startSidecar(t *testing.T, s *sandbox) *sidecar {
+	t.Helper()
+	tokenFile := s.writeFile(t, "token", pluginToken+"\n")
+	sc := &sidecar{logs: &syncBuffer{}, done: make(chan error, 1)}
+	sc.cmd = exec.Command(binary, "serve", "--listen=127.0.0.1:0", "--token-file="+tokenFile, "--shutdown-grace=5s")
+	sc.cmd.Dir = s.work
+	sc.cmd.Env = []string{"PATH=/usr/bin:/bin", "TMPDIR=" + s.tmp}
+	sc.cmd.SysProcAttr = runAsAttr()
+	stderr, err := sc.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addr := make(chan string, 1)
+	go func() {
+		rd := bufio.NewScanner(stderr)
+		rd.Buffer(nil, 1<<20)
+		for rd.Scan() {
+			line := rd.Text()
+			_, _ = sc.logs.Write([]byte(line + "\n"))
+			var m map[string]any
+			if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "listening" {
+				if a, ok := m["addr"].(string); ok {
+					select {
+					case addr <- a:
+					default:
+					}
+				}
+			}
+		}
+		sc.done <- sc.cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if sc.cmd.ProcessState == nil {
+			_ = sc.cmd.Process.Kill()
+			<-sc.done
+		}
+	})
+	select {
+	case a := <-addr:
+		sc.url = "http://" + a
+	case err := <-sc.done:
+		t.Fatalf("argo-refs serve exited before listening: %v\n%s", err, sc.logs.String())
+	case <-time.After(20 * time.Second):
+		t.Fatalf("argo-refs serve did not log its address:\n%s", sc.logs.String())
+	}
+	return sc
+}
+
+// stop sends SIGTERM, as the kubelet does, and waits for a clean exit.
+func (sc *sidecar) stop(t *testing.T) {
+	t.Helper()
+	if err := sc.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-sc.done:
+		if err != nil {
+			t.Fatalf("argo-refs serve ended with %v after SIGTERM:\n%s", err, sc.logs.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("argo-refs serve did not stop after SIGTERM")
+	}
+}
+
+// kargoRequest is a request body as kargo-extended's executor sends it,
+// spelled out field by field rather than built from our own types.
+func kargoRequest(f *fixture, s *sandbox, kind, stage string, config map[string]any) map[string]any {
+	promotion := stage + ".01jb6xq3z8nqv5r4h1w0ktg2ea"
+	return map[string]any{
+		"context": map[string]any{
+			"uiBaseURL":      "https://kargo.example.com",
+			"workDir":        s.work,
+			"sharedState":    map[string]any{"previous": "value"},
+			"alias":          "promote-" + stage,
+			"config":         map[string]any{"note": "the promotion template's vars"},
+			"project":        "kargo-codeai",
+			"stage":          stage,
+			"promotion":      promotion,
+			"promotionUID":   "6b1a7f0e-2c3d-4e5f-8a9b-0c1d2e3f4a5b",
+			"promotionActor": "admin",
+			"freightRequests": []any{
+				map[string]any{"origin": map[string]any{"kind": "Warehouse", "name": whName}, "sources": map[string]any{"direct": true}},
+				map[string]any{"origin": map[string]any{"kind": "Warehouse", "name": "tools"}, "sources": map[string]any{"direct": true}},
+			},
+			"freight": map[string]any{
+				"id": "0f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6",
+				"items": map[string]any{
+					"Warehouse/" + whName: map[string]any{
+						"name":   "0f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6",
+						"origin": map[string]any{"kind": "Warehouse", "name": whName},
+						"commits": []any{map[string]any{
+							"repoURL":   f.gitopsURL,
+							"id":        f.freight,
+							"branch":    "main",
+							"message":   "publish git-" + f.srcCommit,
+							"author":    "ci <ci@example.com>",
+							"committer": "ci <ci@example.com>",
+						}},
+					},
+					// Freight from another Warehouse travels along; the
+					// step must pick its own by the config's warehouse.
+					"Warehouse/tools": map[string]any{
+						"name":   "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678",
+						"origin": map[string]any{"kind": "Warehouse", "name": "tools"},
+						"images": []any{map[string]any{"repoURL": "ghcr.io/example/tools", "tag": "v1.2.3", "digest": "sha256:" + strings.Repeat("ab", 32)}},
+					},
+				},
+			},
+			"targetFreightRef": map[string]any{"origin": map[string]any{"kind": "Warehouse", "name": whName}},
+		},
+		"step": map[string]any{
+			"kind":   kind,
+			"alias":  "promote-" + stage,
+			"config": config,
+		},
+	}
+}
+
+type response struct {
+	code int
+	raw  string
+	body map[string]any
+}
+
+func (sc *sidecar) post(t *testing.T, token string, body any) response {
+	t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sc.url+"/api/v1/step.execute", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := response{code: resp.StatusCode, raw: string(raw)}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("response Content-Type %q, want application/json", ct)
+	}
+	if err := json.Unmarshal(raw, &r.body); err != nil {
+		t.Fatalf("response body %q is not a JSON object: %v", raw, err)
+	}
+	if strings.Contains(r.raw, secret) {
+		t.Errorf("the credential shows in the response: %s", raw)
+	}
+	return r
+}
+
+func wantStep(t *testing.T, r response, status string, terminal bool) {
+	t.Helper()
+	if r.code != http.StatusOK {
+		t.Fatalf("HTTP %d, want 200: %s", r.code, r.raw)
+	}
+	if r.body["status"] != status {
+		t.Fatalf("status %v, want %s: %s", r.body["status"], status, r.raw)
+	}
+	if got, _ := r.body["terminal"].(bool); got != terminal {
+		t.Fatalf("terminal %v, want %v: %s", r.body["terminal"], terminal, r.raw)
+	}
+	for k := range r.body {
+		switch k {
+		case "status", "message", "output", "healthCheck", "retryAfter", "error", "terminal":
+		default:
+			t.Errorf("response field %q is not in kargo-extended's StepResponse: %s", k, r.raw)
+		}
+	}
+}
+
+func output(r response) map[string]any {
+	out, _ := r.body["output"].(map[string]any)
+	return out
+}
+
+func TestStepPluginEndToEnd(t *testing.T) {
+	f := newFixture(t)
+	s := newSandbox(t)
+	sc := startSidecar(t, s)
+	workBefore := s.snapshot(t, s.root)
+	start := f.tip(t)
+
+	// Liveness probe, no auth.
+	if resp, err := http.Get(sc.url + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /healthz: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
+	t.Run("promote", func(t *testing.T) {
+		r := sc.post(t, pluginToken, kargoRequest(f, s, "argo-refs-promote", "staging", f.configJSON(nil)))
+		wantStep(t, r, "Succeeded", false)
+		tip := f.tip(t)
+		if tip == start {
+			t.Fatal("the promotion pushed no commit")
+		}
+		out := output(r)
+		for k, want := range map[string]any{
+			"releaseId": "git-" + f.srcCommit, "gitCommit": f.srcCommit, "imageRef": f.imageRef,
+			"imageDigest": f.digest, "freightCommit": f.freight, "gitopsCommit": tip,
+			"branch": "main", "changed": true, "sourceRepo": f.sourceURL, "sourcePath": "k8s/helm",
+		} {
+			if out[k] != want {
+				t.Errorf("output %s = %#v, want %#v", k, out[k], want)
+			}
+		}
+		if targets, _ := out["targets"].([]any); len(targets) != 2 {
+			t.Errorf("targets output %#v, want the deployment and values edits", out["targets"])
+		}
+		if msg, _ := r.body["message"].(string); !strings.Contains(msg, "git-"+f.srcCommit[:7]) || !strings.Contains(msg, tip[:7]) {
+			t.Errorf("message %q names neither the release nor the commit", msg)
+		}
+		if got := f.show(t, "apps/codeai/deployments/staging/deployment.yaml"); !strings.Contains(got, "targetRevision: '"+f.srcCommit+"' # moved by Kargo") {
+			t.Errorf("deployment.yaml:\n%s", got)
+		}
+	})
+	promoted := f.tip(t)
+
+	t.Run("re-run", func(t *testing.T) {
+		r := sc.post(t, pluginToken, kargoRequest(f, s, "argo-refs-promote", "staging", f.configJSON(nil)))
+		wantStep(t, r, "Succeeded", false)
+		if out := output(r); out["changed"] != false || out["gitopsCommit"] != promoted {
+			t.Errorf("re-run outputs %v, want changed false at %s", out, promoted)
+		}
+		if f.tip(t) != promoted {
+			t.Fatal("the re-run pushed a commit")
+		}
+	})
+
+	t.Run("verify", func(t *testing.T) {
+		r := sc.post(t, pluginToken, kargoRequest(f, s, "argo-refs-verify", "production", f.configJSON(nil)))
+		wantStep(t, r, "Succeeded", false)
+		if out := output(r); out["releaseId"] != "git-"+f.srcCommit || out["imageDigest"] != f.digest {
+			t.Errorf("verify outputs %v", out)
+		}
+	})
+
+	t.Run("bad config", func(t *testing.T) {
+		r := sc.post(t, pluginToken, kargoRequest(f, s, "argo-refs-promote", "production", f.configJSON(map[string]any{"timeout": "soon"})))
+		wantStep(t, r, "Failed", true)
+		if e, _ := r.body["error"].(string); !strings.Contains(e, "/timeout") {
+			t.Errorf("error %q does not name /timeout", e)
+		}
+	})
+
+	t.Run("unknown kind", func(t *testing.T) {
+		r := sc.post(t, pluginToken, kargoRequest(f, s, "git-commit", "production", f.configJSON(nil)))
+		wantStep(t, r, "Failed", true)
+		msg, _ := r.body["message"].(string)
+		for _, want := range []string{"git-commit", "argo-refs-promote", "argo-refs-verify"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("message %q lacks %q", msg, want)
+			}
+		}
+	})
+
+	t.Run("no token", func(t *testing.T) {
+		body := kargoRequest(f, s, "argo-refs-promote", "production", f.configJSON(nil))
+		for _, token := range []string{"", "wrong-" + pluginToken} {
+			if r := sc.post(t, token, body); r.code != http.StatusForbidden {
+				t.Errorf("token %q: HTTP %d, want 403: %s", token, r.code, r.raw)
+			}
+		}
+		if f.tip(t) != promoted {
+			t.Fatal("a request without the token pushed")
+		}
+	})
+
+	t.Run("moved tag", func(t *testing.T) {
+		moved := f.reg.PushImage(t, imageRepo+":git-"+f.srcCommit, map[string]string{"rebuilt": "yes"})
+		r := sc.post(t, pluginToken, kargoRequest(f, s, "argo-refs-promote", "production", f.configJSON(nil)))
+		wantStep(t, r, "Failed", true)
+		msg, _ := r.body["message"].(string)
+		if !strings.Contains(msg, f.digest) || !strings.Contains(msg, moved) {
+			t.Errorf("message %q must name the recorded and the found digest", msg)
+		}
+		if f.tip(t) != promoted {
+			t.Fatal("a refused promotion pushed")
+		}
+	})
+
+	sc.stop(t)
+	s.checkUntouched(t, workBefore)
+
+	logs := sc.logs.String()
+	if strings.Contains(logs, secret) || strings.Contains(logs, pluginToken) {
+		t.Errorf("the sidecar logged a credential or the token:\n%s", logs)
+	}
+	var executed, refused int
+	for _, m := range jsonLines(t, logs) {
+		switch m["msg"] {
+		case "listening", "shutting down; waiting for in-flight steps", "stopped":
+			continue // server lines, about no promotion
+		case "request refused":
+			refused++
+			continue // before auth, nothing of the request is trusted
+		case "step executed":
+			executed++
+		}
+		// Every line a step writes, progress included, says which
+		// promotion, stage and step it is about.
+		for _, k := range []string{"promotion", "stage", "alias", "project"} {
+			if v, _ := m[k].(string); v == "" {
+				t.Errorf("log line lacks %s: %v", k, m)
+			}
+		}
+		stage, _ := m["stage"].(string)
+		if m["promotion"] != stage+".01jb6xq3z8nqv5r4h1w0ktg2ea" || m["alias"] != "promote-"+stage {
+			t.Errorf("log line names the wrong promotion or alias: %v", m)
+		}
+	}
+	if executed != 6 || refused != 2 {
+		t.Errorf("%d 'step executed' and %d 'request refused' log lines, want 6 and 2:\n%s", executed, refused, logs)
+	}
+	if !strings.Contains(logs, `"msg":"stopped"`) {
+		t.Errorf("no clean shutdown in the log:\n%s", logs)
+	}
+}

@@ -41,6 +41,7 @@ func wantOutputs(t *testing.T, r result, want map[string]string) {
 }
 
 func TestCustomStepPromoteAndRerun(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	s := newSandbox(t)
 	cfg := s.writeFile(t, "config.yaml", f.configYAML(""))
@@ -113,6 +114,7 @@ func TestCustomStepPromoteAndRerun(t *testing.T) {
 }
 
 func TestCustomStepVerifyWritesOutputs(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	s := newSandbox(t)
 	cfg := s.writeFile(t, "config.yaml", f.configYAML(""))
@@ -152,6 +154,7 @@ func TestCustomStepVerifyWritesOutputs(t *testing.T) {
 }
 
 func TestCustomStepDryRunPrintsDiffAndPushesNothing(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	s := newSandbox(t)
 	cfg := s.writeFile(t, "config.yaml", f.configYAML(""))
@@ -164,6 +167,9 @@ func TestCustomStepDryRunPrintsDiffAndPushesNothing(t *testing.T) {
 	if f.tip(t) != tip {
 		t.Fatal("--dry-run pushed a commit")
 	}
+	// changed says the dry run would change something; gitopsCommit is
+	// the branch as it stays, never a commit that was not pushed.
+	wantOutputs(t, r, map[string]string{"changed": "true", "gitopsCommit": tip, "releaseId": "git-" + f.srcCommit})
 	if got := refCount(t, f); got != 1 {
 		t.Fatalf("--dry-run left %d refs in the GitOps repo, want only main", got)
 	}
@@ -187,6 +193,7 @@ func TestCustomStepDryRunPrintsDiffAndPushesNothing(t *testing.T) {
 }
 
 func TestCustomStepMovedTagFails(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	s := newSandbox(t)
 	cfg := s.writeFile(t, "config.yaml", f.configYAML(""))
@@ -215,6 +222,7 @@ func TestCustomStepMovedTagFails(t *testing.T) {
 }
 
 func TestCustomStepBadConfigExits2(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	s := newSandbox(t)
 	tip := f.tip(t)
@@ -273,6 +281,7 @@ func TestCustomStepBadConfigExits2(t *testing.T) {
 }
 
 func TestCustomStepUnreachableRegistryIsTransient(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	s := newSandbox(t)
 	const timeout = 4 * time.Second

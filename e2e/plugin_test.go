@@ -29,7 +29,7 @@ func startSidecar(t *testing.T, s *sandbox) *sidecar {
 	t.Helper()
 	tokenFile := s.writeFile(t, "token", pluginToken+"\n")
 	sc := &sidecar{logs: &syncBuffer{}, done: make(chan error, 1)}
-	sc.cmd = exec.Command(binary, "serve", "--listen=127.0.0.1:0", "--token-file="+tokenFile, "--shutdown-grace=5s")
+	sc.cmd = exec.Command(binary, "serve", "--listen=127.0.0.1:0", "--token-file="+tokenFile, "--shutdown-grace=5s", "--max-body-bytes=65536")
 	sc.cmd.Dir = s.work
 	sc.cmd.Env = []string{"PATH=/usr/bin:/bin", "TMPDIR=" + s.tmp}
 	sc.cmd.SysProcAttr = runAsAttr()
@@ -190,6 +190,33 @@ func (sc *sidecar) post(t *testing.T, token string, body any) response {
 	return r
 }
 
+// raw sends one HTTP request and returns the status code and the body.
+func (sc *sidecar) raw(t *testing.T, method, path, contentType, token string, body []byte) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, sc.url+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
 func wantStep(t *testing.T, r response, status string, terminal bool) {
 	t.Helper()
 	if r.code != http.StatusOK {
@@ -216,6 +243,7 @@ func output(r response) map[string]any {
 }
 
 func TestStepPluginEndToEnd(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	s := newSandbox(t)
 	sc := startSidecar(t, s)
@@ -308,6 +336,50 @@ func TestStepPluginEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("HTTP errors", func(t *testing.T) {
+		good, err := json.Marshal(kargoRequest(f, s, "argo-refs-promote", "production", f.configJSON(nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		huge := kargoRequest(f, s, "argo-refs-promote", "production", f.configJSON(map[string]any{"message": strings.Repeat("x", 70<<10)}))
+		hugeBody, err := json.Marshal(huge)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tests := []struct {
+			name, method, path, contentType string
+			body                            []byte
+			code                            int
+			reason                          string // in the JSON error
+		}{
+			{"unknown method", http.MethodPost, "/api/v1/step.cancel", "application/json", good, http.StatusNotFound, "step.cancel"},
+			{"GET", http.MethodGet, "/api/v1/step.execute", "", nil, http.StatusMethodNotAllowed, "POST"},
+			{"form body", http.MethodPost, "/api/v1/step.execute", "application/x-www-form-urlencoded", good, http.StatusUnsupportedMediaType, "application/json"},
+			{"over the limit", http.MethodPost, "/api/v1/step.execute", "application/json", hugeBody, http.StatusRequestEntityTooLarge, "65536"},
+			{"not JSON", http.MethodPost, "/api/v1/step.execute", "application/json", []byte(`{"context": {`), http.StatusBadRequest, "parsing request body"},
+			{"no step", http.MethodPost, "/api/v1/step.execute", "application/json", []byte(`{"context": {}}`), http.StatusBadRequest, `"step"`},
+		}
+		for _, tt := range tests {
+			code, body := sc.raw(t, tt.method, tt.path, tt.contentType, pluginToken, tt.body)
+			var e struct {
+				Error string `json:"error"`
+			}
+			if err := json.Unmarshal([]byte(body), &e); err != nil {
+				t.Errorf("%s: body %q is not a JSON error: %v", tt.name, body, err)
+			}
+			if code != tt.code || !strings.Contains(e.Error, tt.reason) {
+				t.Errorf("%s: HTTP %d %q, want %d and an error naming %q", tt.name, code, body, tt.code, tt.reason)
+			}
+			if strings.Contains(body, secret) {
+				t.Errorf("%s: the credential shows in the response", tt.name)
+			}
+		}
+		// Without the token nothing about the API shows, not even 404.
+		if code, _ := sc.raw(t, http.MethodPost, "/api/v1/step.cancel", "application/json", "", good); code != http.StatusForbidden {
+			t.Errorf("unknown method without a token: HTTP %d, want 403", code)
+		}
+	})
+
 	t.Run("moved tag", func(t *testing.T) {
 		moved := f.reg.PushImage(t, imageRepo+":git-"+f.srcCommit, map[string]string{"rebuilt": "yes"})
 		r := sc.post(t, pluginToken, kargoRequest(f, s, "argo-refs-promote", "production", f.configJSON(nil)))
@@ -318,6 +390,16 @@ func TestStepPluginEndToEnd(t *testing.T) {
 		}
 		if f.tip(t) != promoted {
 			t.Fatal("a refused promotion pushed")
+		}
+	})
+
+	t.Run("registry down", func(t *testing.T) {
+		f.reg.Close()
+		cfg := f.configJSON(map[string]any{"timeout": "3s"})
+		r := sc.post(t, pluginToken, kargoRequest(f, s, "argo-refs-verify", "production", cfg))
+		wantStep(t, r, "Errored", false) // Kargo may retry it
+		if e, _ := r.body["error"].(string); !strings.Contains(e, f.reg.Host) {
+			t.Errorf("error %q does not name the registry %s", e, f.reg.Host)
 		}
 	})
 
@@ -351,8 +433,8 @@ func TestStepPluginEndToEnd(t *testing.T) {
 			t.Errorf("log line names the wrong promotion or alias: %v", m)
 		}
 	}
-	if executed != 6 || refused != 2 {
-		t.Errorf("%d 'step executed' and %d 'request refused' log lines, want 6 and 2:\n%s", executed, refused, logs)
+	if executed != 7 || refused != 9 {
+		t.Errorf("%d 'step executed' and %d 'request refused' log lines, want 7 and 9:\n%s", executed, refused, logs)
 	}
 	if !strings.Contains(logs, `"msg":"stopped"`) {
 		t.Errorf("no clean shutdown in the log:\n%s", logs)

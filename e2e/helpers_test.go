@@ -96,11 +96,11 @@ type fixture struct {
 	freight   string // the GitOps commit that published the record
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T, regOpts ...regtest.Option) *fixture {
 	t.Helper()
 	f := &fixture{}
 	f.git = gittest.New(t, gittest.WithBasicAuth(gitUser, secret))
-	f.reg = regtest.New(t, regtest.WithCredentials(regUser, secret))
+	f.reg = regtest.New(t, append([]regtest.Option{regtest.WithCredentials(regUser, secret)}, regOpts...)...)
 
 	f.sourceURL = f.git.CreateRepo(t, "source.git")
 	f.srcCommit = gittest.CommitFiles(t, f.git.Dir("source.git"), "main", map[string]string{

@@ -9,9 +9,12 @@ import (
 	"net/http"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/argo-refs/argo-refs/internal/regtest"
 )
 
 const pluginToken = "kargo-sidecar-token-0f9e8d7c"
@@ -437,6 +440,77 @@ func TestStepPluginEndToEnd(t *testing.T) {
 		t.Errorf("%d 'step executed' and %d 'request refused' log lines, want 7 and 9:\n%s", executed, refused, logs)
 	}
 	if !strings.Contains(logs, `"msg":"stopped"`) {
+		t.Errorf("no clean shutdown in the log:\n%s", logs)
+	}
+}
+
+// TestStepPluginFinishesInFlightStepOnSIGTERM stops the sidecar while a
+// promotion is running, as the kubelet does when the agent pod ends: the
+// step finishes, Kargo gets its answer, and the process exits 0.
+func TestStepPluginFinishesInFlightStepOnSIGTERM(t *testing.T) {
+	t.Parallel()
+	inFlight := make(chan struct{})
+	var once sync.Once
+	slow := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if regtest.IsManifestRequest(r) {
+				once.Do(func() { close(inFlight) })
+				time.Sleep(time.Second)
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	f := newFixture(t, regtest.WithMiddleware(slow))
+	s := newSandbox(t)
+	sc := startSidecar(t, s)
+
+	body, err := json.Marshal(kargoRequest(f, s, "argo-refs-promote", "staging", f.configJSON(nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type answer struct {
+		r   response
+		err error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		// Not sc.post: t.Fatal must stay on the test's goroutine.
+		var a answer
+		req, err := http.NewRequest(http.MethodPost, sc.url+"/api/v1/step.execute", bytes.NewReader(body))
+		if err != nil {
+			got <- answer{err: err}
+			return
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+pluginToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			defer resp.Body.Close()
+			var raw []byte
+			if raw, err = io.ReadAll(resp.Body); err == nil {
+				a.r = response{code: resp.StatusCode, raw: string(raw)}
+				err = json.Unmarshal(raw, &a.r.body)
+			}
+		}
+		a.err = err
+		got <- a
+	}()
+	select {
+	case <-inFlight:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the step never reached the registry")
+	}
+	sc.stop(t)
+	a := <-got
+	if a.err != nil {
+		t.Fatalf("the in-flight request: %v", a.err)
+	}
+	r := a.r
+	wantStep(t, r, "Succeeded", false)
+	if out := output(r); out["changed"] != true || out["gitopsCommit"] != f.tip(t) {
+		t.Errorf("outputs %v, want the pushed commit %s", out, f.tip(t))
+	}
+	if logs := sc.logs.String(); !strings.Contains(logs, `"msg":"stopped"`) {
 		t.Errorf("no clean shutdown in the log:\n%s", logs)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/argo-refs/argo-refs/internal/gittest"
 	"github.com/argo-refs/argo-refs/internal/regtest"
 )
 
@@ -468,33 +469,7 @@ func TestStepPluginFinishesInFlightStepOnSIGTERM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	type answer struct {
-		r   response
-		err error
-	}
-	got := make(chan answer, 1)
-	go func() {
-		// Not sc.post: t.Fatal must stay on the test's goroutine.
-		var a answer
-		req, err := http.NewRequest(http.MethodPost, sc.url+"/api/v1/step.execute", bytes.NewReader(body))
-		if err != nil {
-			got <- answer{err: err}
-			return
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+pluginToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			defer resp.Body.Close()
-			var raw []byte
-			if raw, err = io.ReadAll(resp.Body); err == nil {
-				a.r = response{code: resp.StatusCode, raw: string(raw)}
-				err = json.Unmarshal(raw, &a.r.body)
-			}
-		}
-		a.err = err
-		got <- a
-	}()
+	got := sc.postAsync(body)
 	select {
 	case <-inFlight:
 	case <-time.After(20 * time.Second):
@@ -513,4 +488,79 @@ func TestStepPluginFinishesInFlightStepOnSIGTERM(t *testing.T) {
 	if logs := sc.logs.String(); !strings.Contains(logs, `"msg":"stopped"`) {
 		t.Errorf("no clean shutdown in the log:\n%s", logs)
 	}
+}
+
+// answer is what postAsync got back.
+type answer struct {
+	r   response
+	err error
+}
+
+// postAsync sends a request from another goroutine; it does not use t,
+// since t.Fatal must stay on the test's goroutine.
+func (sc *sidecar) postAsync(body []byte) <-chan answer {
+	got := make(chan answer, 1)
+	go func() {
+		req, err := http.NewRequest(http.MethodPost, sc.url+"/api/v1/step.execute", bytes.NewReader(body))
+		if err != nil {
+			got <- answer{err: err}
+			return
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+pluginToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			got <- answer{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		var a answer
+		raw, err := io.ReadAll(resp.Body)
+		if err == nil {
+			a.r = response{code: resp.StatusCode, raw: string(raw)}
+			err = json.Unmarshal(raw, &a.r.body)
+		}
+		a.err = err
+		got <- a
+	}()
+	return got
+}
+
+// TestStepPluginConcurrentPromotions promotes two stages at once through
+// one sidecar: both land on main, one commit each, whichever pushes second
+// retrying on the other's commit.
+func TestStepPluginConcurrentPromotions(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	s := newSandbox(t)
+	sc := startSidecar(t, s)
+	start := f.tip(t)
+	stages := []string{"staging", "production"}
+	var waits []<-chan answer
+	for _, stage := range stages {
+		body, err := json.Marshal(kargoRequest(f, s, "argo-refs-promote", stage, f.configJSON(nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		waits = append(waits, sc.postAsync(body))
+	}
+	for i, w := range waits {
+		a := <-w
+		if a.err != nil {
+			t.Fatalf("%s: %v", stages[i], a.err)
+		}
+		wantStep(t, a.r, "Succeeded", false)
+		if out := output(a.r); out["changed"] != true {
+			t.Errorf("%s: outputs %v, want changed", stages[i], out)
+		}
+	}
+	if n := gittest.Git(t, f.gitopsDir, "rev-list", "--count", start+"..main"); n != "2" {
+		t.Fatalf("%s commits on main after two promotions, want 2", n)
+	}
+	for _, stage := range stages {
+		if got := f.show(t, "apps/codeai/deployments/"+stage+"/deployment.yaml"); !strings.Contains(got, "targetRevision: '"+f.srcCommit+"' # moved by Kargo") {
+			t.Errorf("%s deployment.yaml:\n%s", stage, got)
+		}
+	}
+	sc.stop(t)
 }

@@ -106,7 +106,7 @@ func kargoRequest(f *fixture, s *sandbox, kind, stage string, config map[string]
 			"workDir":        s.work,
 			"sharedState":    map[string]any{"previous": "value"},
 			"alias":          "promote-" + stage,
-			"config":         map[string]any{"note": "the promotion template's vars"},
+			"config":         config, // Kargo sends the evaluated step config here too
 			"project":        "kargo-codeai",
 			"stage":          stage,
 			"promotion":      promotion,
@@ -309,6 +309,22 @@ func TestStepPluginEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("config only in the context", func(t *testing.T) {
+		for _, stepConfig := range []any{"omitted", nil} {
+			req := kargoRequest(f, s, "argo-refs-verify", "production", f.configJSON(nil))
+			if stepConfig == "omitted" {
+				delete(req["step"].(map[string]any), "config")
+			} else {
+				req["step"].(map[string]any)["config"] = stepConfig // JSON null
+			}
+			r := sc.post(t, pluginToken, req)
+			wantStep(t, r, "Succeeded", false)
+			if out := output(r); out["releaseId"] != "git-"+f.srcCommit {
+				t.Errorf("step config %v: outputs %v", stepConfig, out)
+			}
+		}
+	})
+
 	t.Run("bad config", func(t *testing.T) {
 		r := sc.post(t, pluginToken, kargoRequest(f, s, "argo-refs-promote", "production", f.configJSON(map[string]any{"timeout": "soon"})))
 		wantStep(t, r, "Failed", true)
@@ -437,8 +453,8 @@ func TestStepPluginEndToEnd(t *testing.T) {
 			t.Errorf("log line names the wrong promotion or alias: %v", m)
 		}
 	}
-	if executed != 7 || refused != 9 {
-		t.Errorf("%d 'step executed' and %d 'request refused' log lines, want 7 and 9:\n%s", executed, refused, logs)
+	if executed != 9 || refused != 9 {
+		t.Errorf("%d 'step executed' and %d 'request refused' log lines, want 9 and 9:\n%s", executed, refused, logs)
 	}
 	if !strings.Contains(logs, `"msg":"stopped"`) {
 		t.Errorf("no clean shutdown in the log:\n%s", logs)

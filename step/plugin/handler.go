@@ -175,7 +175,9 @@ func (h *handler) respond(ctx context.Context, req kargo.StepRequest, alias stri
 		return kargo.StepResponse{Status: kargo.StatusFailed, Message: msg, Error: msg, Terminal: true}
 	}
 	config := []byte(req.Step.Config)
-	if len(config) == 0 {
+	if isAbsent(config) {
+		// An encoder may write a step without config as "config": null;
+		// the context carries the same evaluated config.
 		config = []byte(req.Context.Config)
 	}
 	sc := step.Context{
@@ -197,6 +199,12 @@ func (h *handler) respond(ctx context.Context, req kargo.StepRequest, alias stri
 	}()
 	res := h.run(ctx, kind, sc, config, step.Options{Getenv: h.opts.Getenv, Logger: log})
 	return toResponse(res)
+}
+
+// isAbsent reports whether a raw JSON value is missing or null.
+func isAbsent(raw []byte) bool {
+	t := bytes.TrimSpace(raw)
+	return len(t) == 0 || string(t) == "null"
 }
 
 func toResponse(res step.Result) kargo.StepResponse {

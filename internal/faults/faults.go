@@ -5,6 +5,7 @@ package faults
 
 import (
 	"bytes"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -197,6 +198,9 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		_, _ = conn.Write(append(head.Bytes(), body...))
 		closeHard(conn)
 	case Stall:
+		// Read the whole body first: the server notices a client that
+		// went away (and cancels r.Context) only once the body is read.
+		_, _ = io.Copy(io.Discard, r.Body)
 		<-r.Context().Done()
 	}
 }

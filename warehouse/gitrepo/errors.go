@@ -32,6 +32,12 @@ var (
 	// ErrPushRejected means the server refused a push for another reason
 	// than a race, or did not report the outcome.
 	ErrPushRejected = errors.New("push rejected")
+	// ErrPushOutcomeUnknown means a push request failed in transit (the
+	// connection broke before an answer) or was answered 5xx or 429: the
+	// branch may or may not have moved. Errors carrying it also carry
+	// ErrPushRejected. Update re-reads the tip and tries again, so a push
+	// that did land is found there instead of being made twice.
+	ErrPushOutcomeUnknown = errors.New("push outcome unknown")
 	// ErrRepositoryNotFound means the server has no repository at the URL
 	// (HTTP 404).
 	ErrRepositoryNotFound = errors.New("repository not found")

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -13,6 +15,9 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+
+	"github.com/argo-refs/argo-refs/internal/hosttls"
 )
 
 // staleReasons are report-status `ng` reasons (and their spellings across
@@ -44,7 +49,9 @@ func isStaleReason(reason string) bool {
 // at old (checked in the advertisement first, then enforced by the server),
 // the error wraps ErrStale; a branch to create that exists also wraps
 // ErrBranchExists. Any other refusal, or an answer without a status report,
-// wraps ErrPushRejected. Pushing new == old does nothing.
+// wraps ErrPushRejected; when the request failed in transit or got a 5xx
+// or 429, so that the branch may or may not have moved, the error also wraps
+// ErrPushOutcomeUnknown. Pushing new == old does nothing.
 func (r *Remote) Push(ctx context.Context, branch string, old, new plumbing.Hash) error {
 	return r.push(ctx, branch, old, new, true)
 }
@@ -115,7 +122,11 @@ func (r *Remote) push(ctx context.Context, branch string, old, new plumbing.Hash
 		if ctx.Err() != nil {
 			return wrap(ctx.Err())
 		}
-		return wrap(fmt.Errorf("%w: %w", ErrPushRejected, r.classify(ctx, err)))
+		err = r.classify(ctx, err)
+		if outcomeUnknown(err) {
+			return wrap(fmt.Errorf("%w: %w: %w", ErrPushRejected, ErrPushOutcomeUnknown, err))
+		}
+		return wrap(fmt.Errorf("%w: %w", ErrPushRejected, err))
 	}
 	if report.UnpackStatus != "ok" {
 		return wrap(fmt.Errorf("server could not unpack the objects (%s): %w", report.UnpackStatus, ErrPushRejected))
@@ -138,6 +149,24 @@ func (r *Remote) push(ctx context.Context, branch string, old, new plumbing.Hash
 	default:
 		return wrap(fmt.Errorf("server refused the update (%s): %w", status.Status, ErrPushRejected))
 	}
+}
+
+// outcomeUnknown reports whether a failed receive-pack request may or may
+// not have updated the branch: the connection failed before any answer
+// came, or the answer was a 5xx or 429 (from the server or a proxy in
+// front of it). An answer that came but said nothing (no report) is not
+// one of these: the server spoke and did not confirm.
+func outcomeUnknown(err error) bool {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		var he *hosttls.Error
+		return !errors.As(err, &he)
+	}
+	var he *githttp.Err
+	if errors.As(err, &he) && he.Response != nil {
+		return he.Response.StatusCode >= 500 || he.Response.StatusCode == http.StatusTooManyRequests
+	}
+	return false
 }
 
 // checkRef compares the advertised ref with the value the push expects.

@@ -35,7 +35,9 @@ type UpdateOptions struct {
 	// Also lists extra commits fetched in the same request as the first
 	// tip (e.g. the Freight commit).
 	Also []plumbing.Hash
-	// MaxAttempts bounds the attempts; 0 means 5.
+	// MaxAttempts bounds the attempts; 0 means 20, enough for a dozen
+	// writers racing on one branch (each round one of them lands). The
+	// context's deadline bounds the time spent either way.
 	MaxAttempts int
 	// BaseDelay is the first back-off before a retry; 0 means 200ms. Delays
 	// grow exponentially, are capped at 5s and fully jittered.
@@ -61,7 +63,10 @@ type UpdateResult struct {
 	Branch string
 }
 
-const maxDelay = 5 * time.Second
+const (
+	maxDelay           = 5 * time.Second
+	defaultMaxAttempts = 20
+)
 
 type snapshot struct {
 	r      *Remote
@@ -77,9 +82,12 @@ func (s snapshot) ReadFiles(ctx context.Context, paths ...string) (map[string]Fi
 // Update reads the tip of branch, fetches it (with opts.Also on the first
 // attempt, in the same request), calls apply, commits the edit and pushes it
 // with the tip as the expected old value. When the push loses a race
-// (ErrStale) it waits, re-reads the tip and starts over, up to
-// opts.MaxAttempts; then it returns an error wrapping ErrStale that says
-// how many attempts were made. A nil Edit, or changes equal to the current
+// (ErrStale), or its outcome is unknown (ErrPushOutcomeUnknown: the
+// connection broke, or a 5xx or 429), it waits, re-reads the tip and starts
+// over, up to opts.MaxAttempts; then it returns the last error, saying how
+// many attempts were made. A push that landed although its answer was lost
+// is found at the tip by the next attempt: apply then sees nothing to change
+// (Changed=false), and nothing is pushed twice. A nil Edit, or changes equal to the current
 // bytes, give Changed=false and no push.
 func (r *Remote) Update(ctx context.Context, branch string, opts UpdateOptions, apply ApplyFunc) (UpdateResult, error) {
 	if apply == nil {
@@ -87,7 +95,7 @@ func (r *Remote) Update(ctx context.Context, branch string, opts UpdateOptions, 
 	}
 	maxAttempts := opts.MaxAttempts
 	if maxAttempts <= 0 {
-		maxAttempts = 5
+		maxAttempts = defaultMaxAttempts
 	}
 	base := opts.BaseDelay
 	if base <= 0 {
@@ -109,10 +117,11 @@ func (r *Remote) Update(ctx context.Context, branch string, opts UpdateOptions, 
 		if err == nil {
 			return res, nil
 		}
-		if !errors.Is(err, ErrStale) || opts.NewBranch != "" {
+		retry := errors.Is(err, ErrStale) || errors.Is(err, ErrPushOutcomeUnknown)
+		if !retry || opts.NewBranch != "" {
 			return res, err
 		}
-		r.log.DebugContext(ctx, "push lost a race, retrying", "url", r.url, "branch", branch, "attempt", attempt, "error", err)
+		r.log.DebugContext(ctx, "push lost a race or its answer, retrying", "url", r.url, "branch", branch, "attempt", attempt, "error", err)
 		lastErr = err
 	}
 	return res, fmt.Errorf("updating branch %s of %s: gave up after %d attempts: %w", branch, r.url, maxAttempts, lastErr)

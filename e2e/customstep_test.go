@@ -258,6 +258,21 @@ func TestCustomStepBadConfigExits2(t *testing.T) {
 			want: "tagrets",
 		},
 		{
+			name: "token in repoURL",
+			args: []string{"--config=" + s.writeFile(t, "userinfo.yaml", strings.Replace(f.configYAML(""), "repoURL: http://", "repoURL: http://"+gitUser+":"+secret+"@", 1))},
+			want: "user information",
+		},
+		{
+			name: "token in an ftp repoURL",
+			args: []string{"--config=" + s.writeFile(t, "ftp.yaml", strings.Replace(f.configYAML(""), "repoURL: "+f.gitopsURL, "repoURL: ftp://kargo:"+secret+"@127.0.0.1/gitops.git", 1))},
+			want: "/repoURL",
+		},
+		{
+			name: "token in a repoURL with a bad port",
+			args: []string{"--config=" + s.writeFile(t, "port.yaml", strings.Replace(f.configYAML(""), "repoURL: "+f.gitopsURL, "repoURL: https://kargo:"+secret+"@127.0.0.1:99999999/gitops.git", 1))},
+			want: "/repoURL",
+		},
+		{
 			name: "no config at all",
 			want: "ARGO_REFS_CONFIG",
 		},
@@ -320,4 +335,34 @@ func mustJSON(t *testing.T, v any) string {
 func refCount(t *testing.T, f *fixture) int {
 	t.Helper()
 	return len(lines(gittest.Git(t, f.gitopsDir, "for-each-ref")))
+}
+
+// TestCustomStepCredentialsFromEnvNeverShow takes the credentials from the
+// environment, as a CustomPromotionStep's env: sets them from secret(...),
+// and runs verbose: neither the log nor the outputs nor the dry-run diff
+// may show them.
+func TestCustomStepCredentialsFromEnvNeverShow(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	s := newSandbox(t)
+	yaml := "repoURL: " + f.gitopsURL + "\n" +
+		"warehouse: " + whName + "\n" +
+		"buildLockDir: " + lockDir + "\n" +
+		"targets: [{deploymentFile: {}}]\n" +
+		"timeout: 20s\n"
+	cfg := s.writeFile(t, "config.yaml", yaml)
+	env := []string{
+		"GIT_USERNAME=" + gitUser, "GIT_PASSWORD=" + secret,
+		"ARGO_REFS_REGISTRY_USERNAME=" + regUser, "ARGO_REFS_REGISTRY_PASSWORD=" + secret,
+	}
+	for _, extra := range [][]string{{"--dry-run"}, nil} {
+		r := s.runStep(t, env, stepArgs("promote", "staging", f.freight, append([]string{"--config=" + cfg, "--verbose"}, extra...)...)...)
+		wantCode(t, r, 0) // runStep fails the test if the secret shows anywhere
+		if !strings.Contains(r.stderr, "image digest verified") {
+			t.Errorf("--verbose did not log the checks:\n%s", r.stderr)
+		}
+	}
+	if got := f.show(t, "apps/codeai/deployments/staging/deployment.yaml"); !strings.Contains(got, f.srcCommit) {
+		t.Errorf("deployment.yaml:\n%s", got)
+	}
 }

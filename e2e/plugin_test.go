@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -577,6 +579,20 @@ func TestStepPluginConcurrentPromotions(t *testing.T) {
 		if got := f.show(t, "apps/codeai/deployments/"+stage+"/deployment.yaml"); !strings.Contains(got, "targetRevision: '"+f.srcCommit+"' # moved by Kargo") {
 			t.Errorf("%s deployment.yaml:\n%s", stage, got)
 		}
+	}
+
+	// The kubelet rotates the mounted token: the new one works at once,
+	// the old one no longer does, without a restart.
+	rotated := "rotated-" + pluginToken
+	if err := os.WriteFile(filepath.Join(s.root, "token"), []byte(rotated+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	probe := kargoRequest(f, s, "no-such-kind", "staging", f.configJSON(nil))
+	if r := sc.post(t, pluginToken, probe); r.code != http.StatusForbidden {
+		t.Errorf("the old token after rotation: HTTP %d, want 403", r.code)
+	}
+	if r := sc.post(t, rotated, probe); r.code != http.StatusOK || r.body["status"] != "Failed" {
+		t.Errorf("the new token after rotation: HTTP %d %s, want 200 and a Failed step", r.code, r.raw)
 	}
 	sc.stop(t)
 }

@@ -102,6 +102,9 @@ type Config struct {
 	Timeout string `json:"timeout,omitempty"`
 	// InsecureHTTPHosts may be reached over plain http besides loopback.
 	InsecureHTTPHosts []string `json:"insecureHTTPHosts,omitempty"`
+	// InsecureSkipTLSVerifyHosts are Git and registry hosts whose TLS
+	// certificates are not verified; every other host's certificate is.
+	InsecureSkipTLSVerifyHosts []string `json:"insecureSkipTLSVerifyHosts,omitempty"`
 }
 
 // PackagingExpect lists values the record's packaging section must have;
@@ -425,6 +428,9 @@ type Plan struct {
 	SkipCI bool
 	// InsecureHTTPHosts may be reached over plain http besides loopback.
 	InsecureHTTPHosts []string
+	// InsecureSkipTLSVerifyHosts are hosts whose TLS certificates are not
+	// verified.
+	InsecureSkipTLSVerifyHosts []string
 
 	message *template.Template
 }
@@ -470,17 +476,18 @@ func (c *Config) Resolve(kind Kind, sc Context, getenv func(string) string) (*Pl
 		add("", "unknown step kind %q; want %s or %s", kind, KindVerify, KindPromote)
 	}
 	p := &Plan{
-		Config:            c,
-		Kind:              kind,
-		Stage:             sc.Stage,
-		Project:           sc.Project,
-		Promotion:         sc.Promotion,
-		RepoURL:           c.RepoURL,
-		BuildLockDir:      c.BuildLockDir,
-		Branch:            strOr(c.Branch, DefaultBranch),
-		Timeout:           DefaultTimeout,
-		SkipCI:            boolOr(c.SkipCI, true),
-		InsecureHTTPHosts: c.InsecureHTTPHosts,
+		Config:                     c,
+		Kind:                       kind,
+		Stage:                      sc.Stage,
+		Project:                    sc.Project,
+		Promotion:                  sc.Promotion,
+		RepoURL:                    c.RepoURL,
+		BuildLockDir:               c.BuildLockDir,
+		Branch:                     strOr(c.Branch, DefaultBranch),
+		Timeout:                    DefaultTimeout,
+		SkipCI:                     boolOr(c.SkipCI, true),
+		InsecureHTTPHosts:          c.InsecureHTTPHosts,
+		InsecureSkipTLSVerifyHosts: c.InsecureSkipTLSVerifyHosts,
 		Checks: EnabledChecks{
 			ImageDigest:        c.Checks.ImageDigestEnabled(),
 			SourceCommit:       c.Checks.SourceCommitEnabled(),

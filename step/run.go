@@ -275,7 +275,8 @@ func (r *runner) checkPackaging(rec *warehouse.Record) error {
 }
 
 func (r *runner) checkImage(ctx context.Context, rec *warehouse.Record) error {
-	opts := images.Options{Getenv: r.opts.Getenv, InsecureHosts: r.plan.InsecureHTTPHosts, Logger: r.log}
+	opts := images.Options{Getenv: r.opts.Getenv, InsecureHosts: r.plan.InsecureHTTPHosts, Logger: r.log,
+		InsecureSkipTLSVerifyHosts: r.plan.InsecureSkipTLSVerifyHosts}
 	if a := r.plan.RegistryAuth; a != nil {
 		opts.Credentials = &images.Credentials{Username: a.Username, Password: a.Password}
 	}
@@ -417,11 +418,13 @@ func (r *runner) pinsDigest() bool {
 }
 
 func (r *runner) gitOptions(repoURL string, auth *UserPass) gitrepo.Options {
-	o := gitrepo.Options{Logger: r.log}
+	o := gitrepo.Options{Logger: r.log, InsecureSkipTLSVerifyHosts: r.plan.InsecureSkipTLSVerifyHosts}
 	if auth != nil {
 		o.Auth = &gitrepo.Auth{Username: auth.Username, Password: auth.Password}
 	}
-	if u, err := url.Parse(repoURL); err == nil && slices.Contains(r.plan.InsecureHTTPHosts, u.Hostname()) {
+	// checkURL has already refused plain http to hosts neither loopback nor
+	// listed (host, or host:port); pass that decision on.
+	if u, err := url.Parse(repoURL); err == nil && strings.EqualFold(u.Scheme, "http") && checkURL(repoURL, r.plan.InsecureHTTPHosts) == nil {
 		o.AllowInsecureHTTP = true
 	}
 	return o

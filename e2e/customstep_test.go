@@ -311,7 +311,7 @@ func TestCustomStepUnreachableRegistryIsTransient(t *testing.T) {
 	}
 	// The configured timeout bounds the whole step; the slack covers the
 	// process start on a loaded machine.
-	if r.elapsed > timeout+10*time.Second {
+	if r.elapsed > timeout+20*time.Second {
 		t.Errorf("the step took %s with a timeout of %s", r.elapsed, timeout)
 	}
 	errLines := lines(r.stderr)

@@ -1,3 +1,11 @@
+// Package e2e runs the built argo-refs binary the way its users' runtimes
+// do: as a Kargo custom step (a non-root process in the promotion's work
+// dir, outputs in $KARGO_OUTPUT, exit codes 0/1/2/3) and as a
+// kargo-extended StepPlugin sidecar (HTTP requests shaped as kargo-extended
+// sends them), against a real git http-backend and a real registry on
+// 127.0.0.1.
+//
+// Run: go test -race ./e2e/ (as root, the binary runs as uid/gid 65532).
 package e2e
 
 import (
@@ -32,6 +40,8 @@ const (
 	imageRepo = "code-dot-org/code-dot-org"
 	// runAs is the user and group Kargo runs custom steps and the image as.
 	runAs = 65532
+	// testVersion is stamped into the binary as the Dockerfile stamps one.
+	testVersion = "v0.0.0-e2e"
 )
 
 // binary is the argo-refs executable TestMain built, the way the
@@ -55,8 +65,10 @@ func buildAndRun(m *testing.M) int {
 		return 1
 	}
 	binary = filepath.Join(dir, "argo-refs")
-	build := exec.Command("go", "build", "-trimpath", "-o", binary, "../cmd/argo-refs")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	// The Dockerfile's build command; GOFLAGS is cleared so that a -race
+	// from the caller's environment cannot make it a cgo build.
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version="+testVersion, "-o", binary, "../cmd/argo-refs")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: building argo-refs: %v\n%s", err, out)
 		return 1
@@ -79,6 +91,10 @@ func TestBinaryIsStatic(t *testing.T) {
 	}
 	if f.Section(".interp") != nil || f.Section(".dynamic") != nil {
 		t.Fatal("the binary has an .interp or .dynamic section: it is dynamically linked")
+	}
+	out, err := exec.Command(binary, "version").Output()
+	if err != nil || string(out) != "argo-refs "+testVersion+"\n" {
+		t.Fatalf("argo-refs version printed %q (%v), want the stamped %s", out, err, testVersion)
 	}
 }
 

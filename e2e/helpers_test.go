@@ -329,8 +329,9 @@ func (s *sandbox) runStep(t *testing.T, env []string, args ...string) result {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Dir = s.work
+	// No PATH, as in the scratch image: the binary must need no other
+	// program (git included).
 	cmd.Env = append([]string{
-		"PATH=/usr/bin:/bin",
 		"TMPDIR=" + s.tmp,
 		"KARGO_OUTPUT=" + s.outputFile,
 	}, env...)

@@ -37,7 +37,7 @@ func startSidecar(t *testing.T, s *sandbox) *sidecar {
 	sc := &sidecar{logs: &syncBuffer{}, done: make(chan error, 1)}
 	sc.cmd = exec.Command(binary, "serve", "--listen=127.0.0.1:0", "--token-file="+tokenFile, "--shutdown-grace=5s", "--max-body-bytes=65536")
 	sc.cmd.Dir = s.work
-	sc.cmd.Env = []string{"PATH=/usr/bin:/bin", "TMPDIR=" + s.tmp}
+	sc.cmd.Env = []string{"TMPDIR=" + s.tmp} // no PATH, no HOME, as in the image
 	sc.cmd.SysProcAttr = runAsAttr()
 	stderr, err := sc.cmd.StderrPipe()
 	if err != nil {

@@ -122,6 +122,10 @@ func defaultBaseTransport() http.RoundTripper {
 	t.ResponseHeaderTimeout = 30 * time.Second
 	t.ExpectContinueTimeout = time.Second
 	t.MaxIdleConnsPerHost = 4
+	// A client serves one step run; a long-running server (serve) must not
+	// keep every finished run's idle connections, and their goroutines,
+	// for the default 90s.
+	t.IdleConnTimeout = 5 * time.Second
 	return t
 }
 

@@ -211,6 +211,12 @@ func (r *Remote) Stats() Stats {
 	return Stats{Requests: int(r.requests.Load()), BytesReceived: r.received.Load()}
 }
 
+// idleConnTimeout closes a Remote's idle connections soon after its last
+// request: a Remote serves one step run, whose requests come back to back,
+// and a long-running server (serve) must not keep every finished run's
+// connections and their goroutines open for the usual 90s.
+const idleConnTimeout = 5 * time.Second
+
 func (r *Remote) httpClient(base *http.Client, skipVerify []string) (*http.Client, error) {
 	var c http.Client
 	if base != nil {
@@ -221,7 +227,7 @@ func (r *Remote) httpClient(base *http.Client, skipVerify []string) (*http.Clien
 			DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 			ForceAttemptHTTP2:     true,
 			MaxIdleConns:          10,
-			IdleConnTimeout:       90 * time.Second,
+			IdleConnTimeout:       idleConnTimeout,
 			TLSHandshakeTimeout:   10 * time.Second,
 			ResponseHeaderTimeout: 2 * time.Minute,
 			ExpectContinueTimeout: time.Second,

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/argo-refs/argo-refs/internal/gittest"
+	"github.com/argo-refs/argo-refs/step/customstep"
 )
 
 // stepArgs are the arguments a CustomPromotionStep's command template
@@ -364,5 +365,30 @@ func TestCustomStepCredentialsFromEnvNeverShow(t *testing.T) {
 	}
 	if got := f.show(t, "apps/codeai/deployments/staging/deployment.yaml"); !strings.Contains(got, f.srcCommit) {
 		t.Errorf("deployment.yaml:\n%s", got)
+	}
+}
+
+// TestOutputsHeredocReadsBack checks that the writer the binary uses and
+// the GitHub-Actions-style reader these tests use (and Kargo uses) agree
+// on multi-line values, which no real output of a promotion holds today.
+func TestOutputsHeredocReadsBack(t *testing.T) {
+	t.Parallel()
+	want := map[string]string{
+		"diff":  "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a=1\n+a=2",
+		"tail":  "line\n",
+		"eq":    "a=b<<c",
+		"plain": "x",
+	}
+	in := map[string]any{}
+	for k, v := range want {
+		in[k] = v
+	}
+	b, err := customstep.Format(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := parseOutputs(t, string(b))
+	if mustJSON(t, got) != mustJSON(t, want) {
+		t.Fatalf("read back\n%s\nwant\n%s\nfrom\n%s", mustJSON(t, got), mustJSON(t, want), b)
 	}
 }

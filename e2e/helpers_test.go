@@ -206,7 +206,11 @@ func newSandbox(t *testing.T) *sandbox {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = os.RemoveAll(root) })
+	t.Cleanup(func() {
+		// A non-root owner cannot empty the read-only sentinel.
+		_ = os.Chmod(filepath.Join(root, "sentinel"), 0o755)
+		_ = os.RemoveAll(root)
+	})
 	if err := os.Chmod(root, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -280,9 +280,9 @@ func (r *runner) checkImage(ctx context.Context, rec *warehouse.Record) error {
 	if a := r.plan.RegistryAuth; a != nil {
 		opts.Credentials = &images.Credentials{Username: a.Username, Password: a.Password}
 	}
-	client, err := images.New(opts)
+	client, err := registryClient(opts)
 	if err != nil {
-		return fmt.Errorf("setting up the registry client: %w", err)
+		return err
 	}
 	if r.plan.Checks.ImageDigest {
 		if _, err := client.Verify(ctx, rec.Image.Ref, rec.Image.Digest); err != nil {

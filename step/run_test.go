@@ -531,3 +531,16 @@ func TestReviewBranchIsCreatedThenReused(t *testing.T) {
 		t.Fatal("a review-branch promotion moved main")
 	}
 }
+
+// TestWarmRegistryTokenIsReusedAcrossCalls: a long-running serve keeps its
+// registry token, so a verification after the first costs one round trip.
+func TestWarmRegistryTokenIsReusedAcrossCalls(t *testing.T) {
+	f := newFixture(t, fixtureOpt{})
+	noSource := map[string]any{"checks": map[string]any{"sourceCommit": false}}
+	wantStatus(t, f.run(t, KindVerify, "staging", noSource), kargo.StatusSucceeded, false)
+	f.reg.ResetCounters()
+	wantStatus(t, f.run(t, KindVerify, "staging", noSource), kargo.StatusSucceeded, false)
+	if got, tokens := f.reg.Requests(), f.reg.TokenRequests(); got != 1 || tokens != 0 {
+		t.Fatalf("a warm verification made %d registry requests (%d token requests), want 1 and 0", got, tokens)
+	}
+}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every Go fuzz target in the module, one at a time, for FUZZTIME each
-# (default 30s), with FUZZPARALLEL workers (default 2). New interesting
+# (default 30s), with FUZZPARALLEL workers (default 2) and FUZZMINIMIZETIME
+# (default 3s) to minimise each new input. New interesting
 # inputs land in the fuzz cache; failing inputs land in
 # <pkg>/testdata/fuzz/<FuzzName>/, where plain `go test` replays them with
 # the seeds on every CI run. With KEEP=1 the new interesting inputs this run
@@ -15,6 +16,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzztime=${FUZZTIME:-30s}
 parallel=${FUZZPARALLEL:-2}
+# Minimising each new input may take go test's default 60s, which would eat
+# a short run whole.
+minimize=${FUZZMINIMIZETIME:-3s}
 pkgs=("$@")
 if [ ${#pkgs[@]} -eq 0 ]; then
 	# Only packages whose tests declare a fuzz target: listing the tests of
@@ -34,7 +38,7 @@ for pkg in "${pkgs[@]}"; do
 		ran=$((ran + 1))
 		echo "== $pkg $name ($fuzztime)"
 		stamp=$(mktemp)
-		if ! go test "$pkg" -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -parallel "$parallel"; then
+		if ! go test "$pkg" -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -fuzzminimizetime "$minimize" -parallel "$parallel"; then
 			failed+=("$pkg $name")
 		fi
 		if [ "${KEEP:-0}" = 1 ] && [ -d "$cache/$path/$name" ]; then

@@ -114,6 +114,16 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
+// CloseIdleConnections passes http.Client.CloseIdleConnections on to both
+// transports.
+func (t *transport) CloseIdleConnections() {
+	for _, rt := range []http.RoundTripper{t.verified, t.unverified} {
+		if c, ok := rt.(interface{ CloseIdleConnections() }); ok {
+			c.CloseIdleConnections()
+		}
+	}
+}
+
 // IsCertificateError reports whether err is a failed certificate
 // verification.
 func IsCertificateError(err error) bool {

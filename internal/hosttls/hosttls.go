@@ -45,9 +45,18 @@ func NewHosts(list []string) (Hosts, error) {
 		if e == "" || strings.ContainsAny(e, "/@?# ") {
 			return nil, fmt.Errorf("TLS skip-verify host %q: want host or host:port", e)
 		}
-		h[strings.Trim(e, "[]")] = true
+		h[normalise(e)] = true
 	}
 	return h, nil
+}
+
+// normalise writes host or host:port (IPv6 in brackets or not) as host, or
+// as net.JoinHostPort gives host:port.
+func normalise(hostport string) string {
+	if host, port, err := net.SplitHostPort(hostport); err == nil {
+		return net.JoinHostPort(strings.Trim(host, "[]"), port)
+	}
+	return strings.Trim(hostport, "[]")
 }
 
 // Skip reports whether the certificate of hostport (host or host:port, as in
@@ -56,15 +65,14 @@ func (h Hosts) Skip(hostport string) bool {
 	if len(h) == 0 {
 		return false
 	}
-	hostport = strings.ToLower(hostport)
+	hostport = normalise(strings.ToLower(hostport))
 	if h[hostport] {
 		return true
 	}
-	host := hostport
-	if hh, _, err := net.SplitHostPort(hostport); err == nil {
-		host = hh
+	if host, _, err := net.SplitHostPort(hostport); err == nil {
+		return h[host]
 	}
-	return h[strings.Trim(host, "[]")]
+	return false
 }
 
 // Transport returns a RoundTripper that sends requests to the hosts in skip

@@ -345,7 +345,7 @@ func TestFaultTenStagesAtOnceAllLand(t *testing.T) {
 	var wg sync.WaitGroup
 	for i, stage := range stages {
 		wg.Go(func() {
-			results[i] = Run(context.Background(), KindPromote, f.context(stage), f.config(t, map[string]any{"timeout": "40s"}), Options{
+			results[i] = Run(context.Background(), KindPromote, f.context(stage), f.config(t, map[string]any{"timeout": "120s"}), Options{
 				Logger: slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 			})
 		})
@@ -394,12 +394,14 @@ func TestFaultStallsEndWithinTheDeadline(t *testing.T) {
 			tc.proxy(f).Add(tc.rule)
 			tip := f.tip(t)
 			done := make(chan Result, 1)
-			go func() { done <- f.run(t, "staging", map[string]any{"timeout": "2s"}) }()
+			// 6s: enough, even on a starved CPU, to reach the stalled
+			// service; the hang guard is far above it.
+			go func() { done <- f.run(t, "staging", map[string]any{"timeout": "6s"}) }()
 			var res Result
 			select {
 			case res = <-done:
-			case <-time.After(20 * time.Second):
-				t.Fatal("the step hung past its 2s timeout")
+			case <-time.After(40 * time.Second):
+				t.Fatal("the step hung past its 6s timeout")
 			}
 			wantStatus(t, res, kargo.StatusErrored, false)
 			if !errors.Is(res.Err, context.DeadlineExceeded) || !strings.HasPrefix(res.Message, "timed out: ") {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -32,7 +34,9 @@ func tlsRepo(t *testing.T) (*httptest.Server, string, string) {
 		t.Fatal(err)
 	}
 	backend := &url.URL{Scheme: u.Scheme, Host: u.Host}
-	proxy := httptest.NewTLSServer(httputil.NewSingleHostReverseProxy(backend))
+	proxy := httptest.NewUnstartedServer(httputil.NewSingleHostReverseProxy(backend))
+	proxy.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes
+	proxy.StartTLS()
 	t.Cleanup(proxy.Close)
 	return proxy, u.Path, tip
 }

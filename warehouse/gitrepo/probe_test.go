@@ -1,8 +1,11 @@
 package gitrepo_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/argo-refs/argo-refs/internal/gittest"
@@ -81,12 +84,21 @@ func TestProbePathOnALargeRepo(t *testing.T) {
 	}
 }
 
-func TestProbePathNeedsFilter(t *testing.T) {
+// TestProbePathWithoutFilterFallsBack: a server that refuses filters still
+// gets a correct answer (the whole commit comes down, and a warning says so).
+func TestProbePathWithoutFilterFallsBack(t *testing.T) {
 	srv := gittest.New(t, gittest.WithoutFilter())
 	url := srv.CreateRepo(t, "source.git")
 	commit := gittest.CommitFiles(t, srv.Dir("source.git"), "main", map[string]string{"k8s/helm/Chart.yaml": "x"}, "c")
-	_, err := gitrepo.ProbePath(context.Background(), url, h(commit), "k8s/helm", gitrepo.Options{})
-	if !errors.Is(err, gitrepo.ErrFilterUnsupported) {
-		t.Errorf("err = %v, want ErrFilterUnsupported", err)
+	var logs bytes.Buffer
+	opts := gitrepo.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	if _, err := gitrepo.ProbePath(context.Background(), url, h(commit), "k8s/helm", opts); err != nil {
+		t.Fatalf("probe without filter: %v", err)
+	}
+	if !strings.Contains(logs.String(), "does not support filters") {
+		t.Errorf("no warning that the whole commit was downloaded; logs:\n%s", logs.String())
+	}
+	if _, err := gitrepo.ProbePath(context.Background(), url, h(commit), "k8s/nope", opts); !errors.Is(err, gitrepo.ErrPathNotFound) {
+		t.Errorf("missing path without filter: %v, want ErrPathNotFound", err)
 	}
 }

@@ -45,22 +45,30 @@ import (
 func main() {
 	dir := flag.String("dir", "/tmp/argo-refs-bench", "directory holding meta.json and repos/")
 	filter := flag.Bool("filter", true, "allow upload-pack filters (partial clone) at start")
+	logFlag := flag.Bool("log", false, "log every Git request to stderr (bytes, time, child CPU)")
 	flag.Parse()
-	if err := run(*dir, *filter); err != nil {
+	if err := run(*dir, *filter, *logFlag); err != nil {
 		fmt.Fprintln(os.Stderr, "gitserve:", err)
 		os.Exit(1)
 	}
 }
+
+// logRequests is set by -log once the registry is seeded.
+var logRequests atomic.Bool
 
 // counter holds one key's traffic.
 type counter struct {
 	Requests int64 `json:"requests"`
 	BytesOut int64 `json:"bytesOut"`
 	BytesIn  int64 `json:"bytesIn"`
-	// CPUSeconds, only under the key "_server", is the CPU time (user+sys)
-	// gitserve and its finished children (git http-backend, upload-pack,
-	// receive-pack, ...) used since the last reset.
+	// CPUSeconds is CPU time (user+sys). Under the key "_server": gitserve's
+	// and its finished children's (git http-backend, upload-pack,
+	// receive-pack, ...) since the last reset. Under other keys: the
+	// children's CPU that finished while the key's requests ran (exact when
+	// requests do not overlap).
 	CPUSeconds float64 `json:"cpuSeconds,omitempty"`
+	// Seconds is the time spent in the key's handlers.
+	Seconds float64 `json:"seconds,omitempty"`
 }
 
 // stats counts traffic per key (a repo name, "registry", "registry-token").
@@ -83,6 +91,10 @@ func cpuSeconds() float64 {
 }
 
 func (s *stats) add(key string, out, in int64) {
+	s.addTimed(key, out, in, 0, 0)
+}
+
+func (s *stats) addTimed(key string, out, in int64, secs, cpu float64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.m[key]
@@ -93,6 +105,17 @@ func (s *stats) add(key string, out, in int64) {
 	c.Requests++
 	c.BytesOut += out
 	c.BytesIn += in
+	c.Seconds += secs
+	c.CPUSeconds += cpu
+}
+
+// childCPU is the user+sys time of this process's reaped children.
+func childCPU() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 func (s *stats) snapshot(reset bool) map[string]counter {
@@ -146,11 +169,16 @@ func counted(st *stats, key func(*http.Request) string, h http.Handler) http.Han
 		cw := &countingWriter{ResponseWriter: w}
 		cr := &countingReader{ReadCloser: r.Body}
 		r.Body = cr
+		t0, cpu0 := time.Now(), childCPU()
 		h.ServeHTTP(cw, r)
+		secs, cpu := time.Since(t0).Seconds(), childCPU()-cpu0
 		k := key(r)
-		st.add(k, cw.n, cr.n)
+		if logRequests.Load() {
+			fmt.Fprintf(os.Stderr, "gitserve: %s %s?%s -> %d B out, %d B in, %.3f s, child CPU %.3f s\n", r.Method, r.URL.Path, r.URL.RawQuery, cw.n, cr.n, secs, cpu)
+		}
+		st.addTimed(k, cw.n, cr.n, secs, cpu)
 		if svc := gitService(r); svc != "" {
-			st.add(k+" "+svc, cw.n, cr.n)
+			st.addTimed(k+" "+svc, cw.n, cr.n, secs, cpu)
 		}
 	})
 }
@@ -195,6 +223,9 @@ func gitHandler(backend, root string, allowFilter bool) http.Handler {
 		{"gc.auto", "0"},
 	}
 	env := []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_COUNT=" + strconv.Itoa(len(cfg))}
+	if p := os.Getenv("BENCH_GIT_TRACE2_PERF"); p != "" {
+		env = append(env, "GIT_TRACE2_PERF="+p)
+	}
 	for i, kv := range cfg {
 		env = append(env, fmt.Sprintf("GIT_CONFIG_KEY_%d=%s", i, kv[0]), fmt.Sprintf("GIT_CONFIG_VALUE_%d=%s", i, kv[1]))
 	}
@@ -242,7 +273,7 @@ func tokenGate(base, token string, st *stats, next http.Handler) http.Handler {
 	return mux
 }
 
-func run(dir string, filter bool) error {
+func run(dir string, filter, logGit bool) error {
 	metaPath := filepath.Join(dir, "meta.json")
 	b, err := os.ReadFile(metaPath)
 	if err != nil {
@@ -306,6 +337,7 @@ func run(dir string, filter bool) error {
 		return err
 	}
 	st.snapshot(true)
+	logRequests.Store(logGit)
 	fmt.Printf("gitserve: git on http://%s (filter=%v), registry on http://%s with %d images (seeded in %.1fs); ready\n",
 		meta.GitAddr, allow.Load(), meta.RegistryAddr, len(meta.Releases), time.Since(t0).Seconds())
 	<-ctx.Done()

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
@@ -551,4 +552,18 @@ func shortDigest(d string) string {
 	return d
 }
 
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+// maxMessage bounds the one line shown in the Kargo UI; the full error stays
+// in Result.Err.
+const maxMessage = 1024
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > maxMessage {
+		cut := maxMessage
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return s
+}

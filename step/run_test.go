@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/argo-refs/argo-refs/images"
 	"github.com/argo-refs/argo-refs/internal/gittest"
@@ -542,5 +543,15 @@ func TestWarmRegistryTokenIsReusedAcrossCalls(t *testing.T) {
 	wantStatus(t, f.run(t, KindVerify, "staging", noSource), kargo.StatusSucceeded, false)
 	if got, tokens := f.reg.Requests(), f.reg.TokenRequests(); got != 1 || tokens != 0 {
 		t.Fatalf("a warm verification made %d registry requests (%d token requests), want 1 and 0", got, tokens)
+	}
+}
+
+func TestUIMessageIsBounded(t *testing.T) {
+	long := oneLine("bad " + strings.Repeat("é", 4000) + "\n tail")
+	if len(long) > maxMessage+len("…") || !strings.HasSuffix(long, "…") || !utf8.ValidString(long) {
+		t.Fatalf("message of %d bytes, valid UTF-8 %v", len(long), utf8.ValidString(long))
+	}
+	if got := oneLine("a\n  b\tc"); got != "a b c" {
+		t.Fatalf("oneLine folded to %q", got)
 	}
 }

@@ -33,6 +33,9 @@ type PublishOptions struct {
 	// MaxAttempts bounds the retries after a push race; zero means the
 	// gitrepo default.
 	MaxAttempts int
+	// BaseDelay is the first back-off after a push race (jittered, doubling,
+	// capped); zero means the gitrepo default.
+	BaseDelay time.Duration
 }
 
 // Outcome says what a publish did.
@@ -143,7 +146,7 @@ func Publish(ctx context.Context, remote *gitrepo.Remote, rec *Record, opts Publ
 		}
 		return edit, nil
 	}
-	up, err := remote.Update(ctx, opts.Branch, gitrepo.UpdateOptions{MaxAttempts: opts.MaxAttempts}, apply)
+	up, err := remote.Update(ctx, opts.Branch, gitrepo.UpdateOptions{MaxAttempts: opts.MaxAttempts, BaseDelay: opts.BaseDelay}, apply)
 	res.Attempts = up.Attempts
 	if err != nil {
 		return res, fmt.Errorf("publishing %s to %s on %s: %w", rec.ReleaseID, remote.URL(), opts.Branch, err)

@@ -86,7 +86,7 @@ func TestPublishTwentyAtOnceThroughFaults(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
 			defer cancel()
 			results[i], errs[i] = warehouse.Publish(ctx, remote, rec, warehouse.PublishOptions{
-				Dir: dir, Branch: "main", MaxAttempts: 3 * n,
+				Dir: dir, Branch: "main", MaxAttempts: 3 * n, BaseDelay: 20 * time.Millisecond,
 				Author: gitrepo.Signature{Name: "ci", Email: "ci@example.com", When: time.Unix(1774174209, 0)},
 			})
 		})

@@ -50,7 +50,7 @@ func (g *gitops) publish(t *testing.T, rec *warehouse.Record, force bool) (wareh
 		t.Fatal(err)
 	}
 	return warehouse.Publish(context.Background(), remote, rec, warehouse.PublishOptions{
-		Dir: dir, Branch: "main", ForceCurrent: force, MaxAttempts: 30,
+		Dir: dir, Branch: "main", ForceCurrent: force, MaxAttempts: 30, BaseDelay: 20 * time.Millisecond,
 		Author: gitrepo.Signature{Name: "ci", Email: "ci@example.com", When: time.Unix(1774174209, 0)},
 	})
 }

@@ -79,6 +79,7 @@ type result struct {
 	Scenario string   `json:"scenario"`
 	Way      string   `json:"way"`
 	NotReady string   `json:"notReady,omitempty"`
+	Skipped  string   `json:"skipped,omitempty"`
 	Failed   string   `json:"failed,omitempty"`
 	Samples  []sample `json:"samples"`
 }
@@ -88,6 +89,8 @@ type config struct {
 	waysAbs                string
 	runs                   int
 	noGoBench              bool
+	budget                 time.Duration
+	deadline               time.Time
 	scenarios              map[string]bool
 	meta                   benchdata.Meta
 	gitBase                string
@@ -102,6 +105,7 @@ func main() {
 	flag.StringVar(&c.out, "out", "bench/results", "results directory")
 	flag.IntVar(&c.runs, "runs", 5, "measured runs per way and scenario (after one warm-up)")
 	flag.BoolVar(&c.noGoBench, "no-go-bench", false, "skip go test -bench")
+	flag.DurationVar(&c.budget, "budget", 12*time.Minute, "time for all promotion runs; past it, scenarios stop after 3 measured runs (noted in the report)")
 	flag.StringVar(&only, "scenarios", "L,H1k,H10k,H100k,L-nofilter", "scenarios to run")
 	flag.Parse()
 	c.scenarios = map[string]bool{}
@@ -148,6 +152,7 @@ func run(c config) error {
 	machine["load at start"] = loadAvg()
 	start := time.Now()
 
+	c.deadline = start.Add(c.budget)
 	promoteReady := readiness(c.bin, "promote")
 	var results []result
 	for _, sc := range scenarios {
@@ -268,11 +273,14 @@ func runScenario(c config, sc scenario, rm benchdata.RepoMeta, promoteReady stri
 		if (w.ID == "promote" || w.ID == "floor") && promoteReady != "" {
 			res[i].NotReady = promoteReady
 		}
+		if w.ID == "full" && !sc.Filter {
+			res[i].Skipped = "not run: a full clone does not use filters; see the L table"
+		}
 	}
 	// One warm-up per way (page cache, server state), not counted; a way
 	// that fails it is not timed further.
 	for i, w := range ways {
-		if res[i].NotReady != "" {
+		if res[i].NotReady != "" || res[i].Skipped != "" {
 			continue
 		}
 		fmt.Fprintf(os.Stderr, "%s %s: warm-up\n", sc.ID, w.ID)
@@ -285,8 +293,12 @@ func runScenario(c config, sc scenario, rm benchdata.RepoMeta, promoteReady stri
 		}
 	}
 	for n := 0; n < c.runs; n++ {
+		if n >= 3 && time.Now().After(c.deadline) {
+			fmt.Fprintf(os.Stderr, "%s: time budget spent; stopping after %d measured runs\n", sc.ID, n)
+			break
+		}
 		for i, w := range ways {
-			if res[i].NotReady != "" || res[i].Failed != "" {
+			if res[i].NotReady != "" || res[i].Failed != "" || res[i].Skipped != "" {
 				continue
 			}
 			s := runOnce(c, sc, rm, repoDir, w)
@@ -537,6 +549,9 @@ func render(c config, machine map[string]string, results []result, extra []secti
 		label := wayByID(r.Way).Label
 		sm := byKey[r.Scenario+"/"+r.Way]
 		switch {
+		case r.Skipped != "":
+			fmt.Fprintf(&b, "| %s | %s | | | | | | | | | | |\n", label, r.Skipped)
+			continue
 		case r.NotReady != "":
 			fmt.Fprintf(&b, "| %s | not ready: %s | | | | | | | | | | |\n", label, r.NotReady)
 			continue
@@ -551,6 +566,9 @@ func render(c config, machine map[string]string, results []result, extra []secti
 		failed := ""
 		if sm.n < len(r.Samples) {
 			failed = fmt.Sprintf(" (%d of %d runs failed)", len(r.Samples)-sm.n, len(r.Samples))
+		}
+		if len(r.Samples) < c.runs {
+			failed += fmt.Sprintf(" [%d runs: time budget]", len(r.Samples))
 		}
 		fmt.Fprintf(&b, "| %s | %.3f s (%.3f–%.3f)%s | %.2f / %.2f s | %.1f MiB | %s (%.0f) | %s (%.0f) | %.0f | %.0f | %s | %s | %s | %s |\n",
 			label, sm.wall, sm.wallMin, sm.wallMax, failed, sm.cpu, sm.serverCPU, sm.rss, bytesStr(sm.gitops), sm.gitopsR, bytesStr(sm.source), sm.sourceR, sm.registryR, sm.requests,

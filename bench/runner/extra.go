@@ -281,6 +281,17 @@ func runPublish(ctx context.Context, c config, b benchdata.Build) publishRun {
 	return pr
 }
 
+// hasScalar reports whether a line of text is `key: value`, the value plain
+// or in single or double quotes (writers quote what YAML could misread).
+func hasScalar(text, key, value string) bool {
+	for _, q := range []string{"", "'", `"`} {
+		if strings.Contains(text, key+": "+q+value+q+"\n") {
+			return true
+		}
+	}
+	return false
+}
+
 func readRSS(path string) int64 {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -298,7 +309,7 @@ func publishedOK(repoDir string, b benchdata.Build) error {
 	if err != nil {
 		return fmt.Errorf("record of %s not on main: %w", b.GitCommit, err)
 	}
-	if !strings.Contains(rec, "gitCommit: "+b.GitCommit) || !strings.Contains(rec, b.Digest) {
+	if !hasScalar(rec, "gitCommit", b.GitCommit) || !strings.Contains(rec, b.Digest) {
 		return fmt.Errorf("record of %s on main does not name its commit and digest", b.GitCommit)
 	}
 	return nil
@@ -417,7 +428,7 @@ func publishSection(c config, limitL summary) section {
 	current, _ := gitIn(repoDir, "show", "main:warehouses/codeai/builds/current.yaml")
 	currentIs := "none of them"
 	for i, sp := range c.meta.Spare[:publishers] {
-		if strings.Contains(current, "gitCommit: "+sp.GitCommit) {
+		if hasScalar(current, "gitCommit", sp.GitCommit) {
 			currentIs = fmt.Sprintf("build %d of %d (in S's order)", i+1, publishers)
 		}
 	}

@@ -411,7 +411,7 @@ func checkPush(repoDir string, rm benchdata.RepoMeta) error {
 	if err != nil {
 		return fmt.Errorf("checking push: %w", err)
 	}
-	if !strings.Contains(dep, "targetRevision: "+rm.GitCommit) {
+	if !hasScalar(dep+"\n", "targetRevision", rm.GitCommit) {
 		return fmt.Errorf("checking push: deployment.yaml has no targetRevision: %s", rm.GitCommit)
 	}
 	val, err := gitIn(repoDir, "show", "main:apps/codeai/deployments/staging/values.yaml")

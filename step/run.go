@@ -109,7 +109,16 @@ func (r *runner) run(ctx context.Context) (*outcome, error) {
 		edits    []fileEdit
 	)
 	apply := func(ctx context.Context, tip gitrepo.Snapshot) (*gitrepo.Edit, error) {
-		once.Do(func() { rec, checkErr = r.verify(ctx, remote, freight) })
+		once.Do(func() {
+			// One request brings the record at the Freight commit and the
+			// targets at the tip; the reads below then cost nothing.
+			reads := map[plumbing.Hash][]string{freight: {path.Join(r.plan.BuildLockDir, warehouse.CurrentName)}}
+			reads[tip.Commit()] = append(reads[tip.Commit()], r.targetPaths()...)
+			if err := remote.Prefetch(ctx, reads); err != nil {
+				r.log.Debug("prefetch failed; reading file by file", "error", err)
+			}
+			rec, checkErr = r.verify(ctx, remote, freight)
+		})
 		if checkErr != nil {
 			return nil, checkErr
 		}
@@ -324,13 +333,7 @@ func (r *runner) checkSource(ctx context.Context, rec *warehouse.Record) error {
 
 // editTargets reads every target file at the tip and applies the release.
 func (r *runner) editTargets(ctx context.Context, tip gitrepo.Snapshot, rec *warehouse.Record) ([]fileEdit, []TargetChange, error) {
-	var paths []string
-	for _, t := range r.plan.Targets {
-		paths = appendUnique(paths, t.Path)
-		if t.Kind == TargetDeploymentFile && t.SetImage {
-			paths = appendUnique(paths, t.ValuesFile)
-		}
-	}
+	paths := r.targetPaths()
 	files, err := tip.ReadFiles(ctx, paths...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading targets at %s: %w", short(tip.Commit().String()), err)
@@ -398,6 +401,18 @@ func (r *runner) editTargets(ctx context.Context, tip gitrepo.Snapshot, rec *war
 		edits = append(edits, fileEdit{path: p, old: files[p].Data, new: current[p]})
 	}
 	return edits, changes, nil
+}
+
+// targetPaths lists every file the targets read and write, once each.
+func (r *runner) targetPaths() []string {
+	var paths []string
+	for _, t := range r.plan.Targets {
+		paths = appendUnique(paths, t.Path)
+		if t.Kind == TargetDeploymentFile && t.SetImage {
+			paths = appendUnique(paths, t.ValuesFile)
+		}
+	}
+	return paths
 }
 
 // imageValue is what a stage's image key is set to: the tagged ref, or

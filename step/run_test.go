@@ -555,3 +555,19 @@ func TestUIMessageIsBounded(t *testing.T) {
 		t.Fatalf("oneLine folded to %q", got)
 	}
 }
+
+// TestPromotionRequestBudget: one promotion costs the GitOps server four
+// requests: the advertisement, one fetch of the Freight commit and the tip,
+// one request for the record and target blobs, and the push.
+func TestPromotionRequestBudget(t *testing.T) {
+	f := newFixture(t, fixtureOpt{})
+	f.git.ResetStats()
+	res := f.run(t, KindPromote, "staging", map[string]any{"checks": map[string]any{"sourceCommit": false}})
+	wantStatus(t, res, kargo.StatusSucceeded, false)
+	st := f.git.Stats()
+	got := fmt.Sprintf("info-refs %d, upload-pack %d, receive-pack %d", st.Service(gittest.ServiceInfoRefs).Requests,
+		st.Service(gittest.ServiceUploadPack).Requests, st.Service(gittest.ServiceReceivePack).Requests)
+	if got != "info-refs 1, upload-pack 2, receive-pack 1" || st.Requests != 4 {
+		t.Fatalf("requests: %s (%d in all), want 1, 2, 1", got, st.Requests)
+	}
+}

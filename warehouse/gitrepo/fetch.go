@@ -460,3 +460,52 @@ func describeMode(m filemode.FileMode) string {
 		return "a file"
 	}
 }
+
+// Prefetch fetches, in one request, every blob that ReadFiles would need for
+// the given paths of each commit, so that those ReadFiles calls then cost no
+// request. The commits are fetched first if they are not held. It is
+// best-effort: a path that is missing, leaves the repository or is not a
+// regular file is skipped, for ReadFiles to report.
+func (r *Remote) Prefetch(ctx context.Context, reads map[plumbing.Hash][]string) error {
+	commits := make([]plumbing.Hash, 0, len(reads))
+	for c := range reads {
+		commits = append(commits, c)
+	}
+	if err := r.Fetch(ctx, commits...); err != nil {
+		return err
+	}
+	var need []plumbing.Hash
+	r.mu.RLock()
+	for commit, paths := range reads {
+		root, ok := r.commitTreeLocked(commit)
+		if !ok {
+			continue
+		}
+		for _, p := range paths {
+			parts, err := splitPath(p)
+			if err != nil {
+				continue
+			}
+			e, found, err := r.lookupLocked(root, p, parts)
+			if err != nil || !found || (e.Mode != filemode.Regular && e.Mode != filemode.Executable && e.Mode != filemode.Deprecated) {
+				continue
+			}
+			if _, held := r.store.ObjectStorage.Blobs[e.Hash]; !held {
+				need = append(need, e.Hash)
+			}
+		}
+	}
+	r.mu.RUnlock()
+	if len(need) == 0 {
+		return nil
+	}
+	need = dedupe(need)
+	caps, err := r.caps(ctx)
+	if err != nil {
+		return fmt.Errorf("prefetching %d blobs from %s: %w", len(need), r.url, err)
+	}
+	if err := r.uploadPack(ctx, caps, need, nil, 0, ""); err != nil {
+		return fmt.Errorf("prefetching %d blobs from %s: %w", len(need), r.url, err)
+	}
+	return nil
+}

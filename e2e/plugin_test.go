@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/argo-refs/argo-refs/internal/gittest"
+	"github.com/argo-refs/argo-refs/internal/logbuf"
 	"github.com/argo-refs/argo-refs/internal/regtest"
 )
 
@@ -26,7 +27,7 @@ const pluginToken = "kargo-sidecar-token-0f9e8d7c"
 // sidecar would: non-root, token from a mounted file.
 type sidecar struct {
 	url  string
-	logs *syncBuffer
+	logs *logbuf.Buffer
 	cmd  *exec.Cmd
 	done chan error
 }
@@ -34,7 +35,7 @@ type sidecar struct {
 func startSidecar(t *testing.T, s *sandbox) *sidecar {
 	t.Helper()
 	tokenFile := s.writeFile(t, "token", pluginToken+"\n")
-	sc := &sidecar{logs: &syncBuffer{}, done: make(chan error, 1)}
+	sc := &sidecar{logs: &logbuf.Buffer{}, done: make(chan error, 1)}
 	sc.cmd = exec.Command(binary, "serve", "--listen=127.0.0.1:0", "--token-file="+tokenFile, "--shutdown-grace=5s", "--max-body-bytes=65536")
 	sc.cmd.Dir = s.work
 	sc.cmd.Env = []string{"TMPDIR=" + s.tmp} // no PATH, no HOME, as in the image

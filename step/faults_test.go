@@ -16,6 +16,7 @@ import (
 
 	"github.com/argo-refs/argo-refs/internal/faults"
 	"github.com/argo-refs/argo-refs/internal/gittest"
+	"github.com/argo-refs/argo-refs/internal/logbuf"
 	"github.com/argo-refs/argo-refs/internal/regtest"
 	"github.com/argo-refs/argo-refs/step/kargo"
 	"github.com/argo-refs/argo-refs/warehouse"
@@ -43,7 +44,7 @@ func rule(base faults.Rule, set func(*faults.Rule)) faults.Rule {
 // stages; regMW, if set, wraps the registry (inside its proxy).
 func newFaultFixture(t *testing.T, stages []string, regMW func(http.Handler) http.Handler) *faultFixture {
 	t.Helper()
-	f := &fixture{logs: &syncBuffer{}}
+	f := &fixture{logs: &logbuf.Buffer{}}
 	f.git = gittest.New(t, gittest.WithBasicAuth(gitUser, secret))
 	// The token realm must be on the host:port the client asked (or a
 	// public one), so the registry names its proxy in its challenges.
@@ -437,7 +438,7 @@ func TestFaultKilledDuringPushConverges(t *testing.T) {
 	}
 
 	f.gitProxy.Add(rule(receivePack, func(r *faults.Rule) { r.Action = faults.Stall }))
-	var out syncBuffer
+	var out logbuf.Buffer
 	cmd := promote()
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {

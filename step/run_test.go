@@ -1,7 +1,6 @@
 package step
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/argo-refs/argo-refs/images"
 	"github.com/argo-refs/argo-refs/internal/gittest"
+	"github.com/argo-refs/argo-refs/internal/logbuf"
 	"github.com/argo-refs/argo-refs/internal/regtest"
 	"github.com/argo-refs/argo-refs/step/kargo"
 	"github.com/argo-refs/argo-refs/warehouse"
@@ -44,24 +44,7 @@ type fixture struct {
 	imageRef  string
 	digest    string
 	freight   string // the GitOps commit that published the record
-	logs      *syncBuffer
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	logs      *logbuf.Buffer
 }
 
 // helmFiles is the helm layout of the GitOps repository, with the comments
@@ -104,7 +87,7 @@ type fixtureOpt struct {
 
 func newFixture(t *testing.T, o fixtureOpt) *fixture {
 	t.Helper()
-	f := &fixture{logs: &syncBuffer{}}
+	f := &fixture{logs: &logbuf.Buffer{}}
 	gopts := []gittest.Option{gittest.WithBasicAuth(gitUser, secret)}
 	if o.gitMW != nil {
 		gopts = append(gopts, gittest.WithMiddleware(o.gitMW))

@@ -1,7 +1,6 @@
 package warehouse_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
@@ -12,26 +11,10 @@ import (
 
 	"github.com/argo-refs/argo-refs/internal/faults"
 	"github.com/argo-refs/argo-refs/internal/gittest"
+	"github.com/argo-refs/argo-refs/internal/logbuf"
 	"github.com/argo-refs/argo-refs/warehouse"
 	"github.com/argo-refs/argo-refs/warehouse/gitrepo"
 )
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // Twenty CI runs publish at once through a proxy that fails, resets and
 // loses the answers of some pushes: every record lands once, history stays
@@ -69,7 +52,7 @@ func TestPublishTwentyAtOnceThroughFaults(t *testing.T) {
 			newest = r
 		}
 	}
-	logs := &lockedBuffer{}
+	logs := &logbuf.Buffer{}
 	results := make([]warehouse.PublishResult, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -9,37 +8,19 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/argo-refs/argo-refs/internal/logbuf"
 	"github.com/argo-refs/argo-refs/step"
 	"github.com/argo-refs/argo-refs/step/kargo"
 )
 
-// lockedBuffer is a writer safe to read while the server writes to it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // startServe runs `argo-refs serve` until the test ends and returns its
 // address, its stderr, and a stop function returning the exit code.
-func startServe(t *testing.T, env map[string]string, args ...string) (addr string, stderr *lockedBuffer, stop func() int) {
+func startServe(t *testing.T, env map[string]string, args ...string) (addr string, stderr *logbuf.Buffer, stop func() int) {
 	t.Helper()
-	stderr = &lockedBuffer{}
+	stderr = &logbuf.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {

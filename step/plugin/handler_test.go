@@ -17,6 +17,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/argo-refs/argo-refs/internal/logbuf"
 	"github.com/argo-refs/argo-refs/step"
 	"github.com/argo-refs/argo-refs/step/kargo"
 )
@@ -72,24 +73,6 @@ func withKind(t *testing.T, kind string) []byte {
 		t.Fatal("testdata/request.json no longer has the step kind line this test rewrites")
 	}
 	return out
-}
-
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func newTestServer(t *testing.T, run Runner, opts HandlerOptions) *httptest.Server {
@@ -482,7 +465,7 @@ func parseLog(t *testing.T, s string) []logLine {
 }
 
 func TestLogsCarryPromotionAndNoSecrets(t *testing.T) {
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	run := func(_ context.Context, _ step.Kind, _ step.Context, config []byte, opts step.Options) step.Result {
 		if !bytes.Contains(config, []byte(testSecret)) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/argo-refs/argo-refs/internal/faults"
 	"github.com/argo-refs/argo-refs/internal/gittest"
+	"github.com/argo-refs/argo-refs/internal/logbuf"
 	"github.com/argo-refs/argo-refs/internal/regtest"
 	"github.com/argo-refs/argo-refs/step"
 	"github.com/argo-refs/argo-refs/step/kargo"
@@ -28,23 +29,6 @@ const (
 	leakToken  = "plugin-bearer-token"
 	lockDir    = "warehouses/codeai/builds"
 )
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // realmWriter points the token realm of a registry challenge at its proxy
 // (a realm must be on the host:port the client asked).
@@ -122,7 +106,7 @@ func verifyRequest(t *testing.T, workDir string) (body func(stage string) []byte
 func TestServeUnderLoadWithFaultsLeaksNothing(t *testing.T) {
 	workDir := t.TempDir()
 	body, gitProxy, regProxy := verifyRequest(t, workDir)
-	logs := &lockedBuffer{}
+	logs := &logbuf.Buffer{}
 	srv := httptest.NewServer(plugin.NewHandler(step.Run, plugin.HandlerOptions{
 		Token:  func() []byte { return []byte(leakToken) },
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

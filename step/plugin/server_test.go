@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/argo-refs/argo-refs/internal/logbuf"
 	"github.com/argo-refs/argo-refs/step"
 	"github.com/argo-refs/argo-refs/step/kargo"
 )
@@ -161,7 +162,7 @@ func TestShutdownGraceExceeded(t *testing.T) {
 
 func TestServeLogsItsAddress(t *testing.T) {
 	ln := listen(t)
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

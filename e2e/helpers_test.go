@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/argo-refs/argo-refs/internal/gitopstest"
 	"github.com/argo-refs/argo-refs/internal/gittest"
 	"github.com/argo-refs/argo-refs/internal/regtest"
 	"github.com/argo-refs/argo-refs/warehouse"
@@ -127,24 +128,14 @@ func newFixture(t *testing.T, regOpts ...regtest.Option) *fixture {
 
 	f.gitopsURL = f.git.CreateRepo(t, "gitops.git")
 	f.gitopsDir = f.git.Dir("gitops.git")
-	files := map[string]string{}
-	for _, stage := range []string{"staging", "production"} {
-		files["apps/codeai/deployments/"+stage+"/deployment.yaml"] = "# Read by the codeai ApplicationSet.\n" +
-			"envType: " + stage + "\nnamespace: " + stage + "\n" +
-			"targetRevision: '" + stage + "' # moved by Kargo\n"
-		files["apps/codeai/deployments/"+stage+"/values.yaml"] = "image: ghcr.io/code-dot-org/code-dot-org:" + stage + "  # set at promotion\n" +
-			"autoscaling:\n  maxReplicas: 1\n"
-	}
+	files := gitopstest.HelmStages("staging", "production")
 	gittest.CommitFiles(t, f.gitopsDir, "main", files, "layout")
 	rec, err := warehouse.New(f.srcCommit, f.imageRef, f.digest, warehouse.PackagingHelm, f.sourceURL, "k8s/helm",
 		time.Date(2026, 3, 22, 10, 10, 9, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.freight = gittest.CommitFiles(t, f.gitopsDir, "main", map[string]string{
-		lockDir + "/current.yaml":                               string(rec.Render()),
-		lockDir + "/" + warehouse.HistoricalName(rec.GitCommit): string(rec.Render()),
-	}, "publish "+rec.ReleaseID)
+	f.freight = gitopstest.PublishRecord(t, f.gitopsDir, "main", lockDir, rec)
 	return f
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/argo-refs/argo-refs/internal/faults"
+	"github.com/argo-refs/argo-refs/internal/gitopstest"
 	"github.com/argo-refs/argo-refs/internal/gittest"
 	"github.com/argo-refs/argo-refs/internal/logbuf"
 	"github.com/argo-refs/argo-refs/internal/regtest"
@@ -84,10 +85,7 @@ func newFaultFixture(t *testing.T, stages []string, regMW func(http.Handler) htt
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.freight = gittest.CommitFiles(t, f.gitopsDir, "main", map[string]string{
-		lockDir + "/current.yaml":                               string(rec.Render()),
-		lockDir + "/" + warehouse.HistoricalName(rec.GitCommit): string(rec.Render()),
-	}, "publish "+rec.ReleaseID)
+	f.freight = gitopstest.PublishRecord(t, f.gitopsDir, "main", lockDir, rec)
 	return ff
 }
 

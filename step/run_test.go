@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/argo-refs/argo-refs/images"
+	"github.com/argo-refs/argo-refs/internal/gitopstest"
 	"github.com/argo-refs/argo-refs/internal/gittest"
 	"github.com/argo-refs/argo-refs/internal/logbuf"
 	"github.com/argo-refs/argo-refs/internal/regtest"
@@ -45,20 +46,6 @@ type fixture struct {
 	digest    string
 	freight   string // the GitOps commit that published the record
 	logs      *logbuf.Buffer
-}
-
-// helmFiles is the helm layout of the GitOps repository, with the comments
-// and quoting people keep in such files.
-func helmFiles() map[string]string {
-	files := map[string]string{}
-	for _, stage := range []string{"staging", "production"} {
-		files["apps/codeai/deployments/"+stage+"/deployment.yaml"] = "# Read by the codeai ApplicationSet.\n" +
-			"envType: " + stage + "\nnamespace: " + stage + "\n" +
-			"targetRevision: '" + stage + "' # moved by Kargo\n"
-		files["apps/codeai/deployments/"+stage+"/values.yaml"] = "image: ghcr.io/code-dot-org/code-dot-org:" + stage + "  # set at promotion\n" +
-			"autoscaling:\n  maxReplicas: 1\n"
-	}
-	return files
 }
 
 func kustomizeFiles(sourceURL string) map[string]string {
@@ -113,7 +100,7 @@ func newFixture(t *testing.T, o fixtureOpt) *fixture {
 
 	f.gitopsURL = f.git.CreateRepo(t, "gitops.git")
 	f.gitopsDir = f.git.Dir("gitops.git")
-	files := helmFiles()
+	files := gitopstest.HelmStages("staging", "production")
 	if o.kustomize {
 		files = kustomizeFiles(f.sourceURL)
 		k := "apps/codeai/deployments/staging/deploy/kustomization.yaml"
@@ -132,10 +119,7 @@ func newFixture(t *testing.T, o fixtureOpt) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.freight = gittest.CommitFiles(t, f.gitopsDir, "main", map[string]string{
-		lockDir + "/current.yaml":                               string(rec.Render()),
-		lockDir + "/" + warehouse.HistoricalName(rec.GitCommit): string(rec.Render()),
-	}, "publish "+rec.ReleaseID)
+	f.freight = gitopstest.PublishRecord(t, f.gitopsDir, "main", lockDir, rec)
 	return f
 }
 

@@ -36,6 +36,7 @@ type Option func(*config)
 type config struct {
 	user, pass  string
 	noFilter    bool
+	treeZero    bool
 	middlewares []func(http.Handler) http.Handler
 }
 
@@ -49,6 +50,14 @@ func WithBasicAuth(user, pass string) Option {
 // for every request), so the server does not advertise `filter`.
 func WithoutFilter() Option {
 	return func(c *config) { c.noFilter = true }
+}
+
+// WithTreeZeroOnly limits filters the way GitHub does: blob:none,
+// blob:limit and tree:0 are allowed, deeper tree filters and combined
+// filters are refused (uploadpackfilter.allow=false,
+// uploadpackfilter.tree.maxDepth=0).
+func WithTreeZeroOnly() Option {
+	return func(c *config) { c.treeZero = true }
 }
 
 // WithMiddleware wraps the git http-backend handler, inside authentication
@@ -104,9 +113,23 @@ func New(t testing.TB, opts ...Option) *Server {
 		"GIT_CONFIG_NOSYSTEM=1",
 		"GIT_CONFIG_GLOBAL=" + os.DevNull,
 	}
+	var settings [][2]string
 	if c.noFilter {
-		env = append(env, "GIT_CONFIG_COUNT=1",
-			"GIT_CONFIG_KEY_0=uploadpack.allowFilter", "GIT_CONFIG_VALUE_0=false")
+		settings = append(settings, [2]string{"uploadpack.allowFilter", "false"})
+	}
+	if c.treeZero {
+		settings = append(settings,
+			[2]string{"uploadpackfilter.allow", "false"},
+			[2]string{"uploadpackfilter.blob:none.allow", "true"},
+			[2]string{"uploadpackfilter.blob:limit.allow", "true"},
+			[2]string{"uploadpackfilter.tree.allow", "true"},
+			[2]string{"uploadpackfilter.tree.maxDepth", "0"})
+	}
+	if len(settings) > 0 {
+		env = append(env, fmt.Sprintf("GIT_CONFIG_COUNT=%d", len(settings)))
+		for i, kv := range settings {
+			env = append(env, fmt.Sprintf("GIT_CONFIG_KEY_%d=%s", i, kv[0]), fmt.Sprintf("GIT_CONFIG_VALUE_%d=%s", i, kv[1]))
+		}
 	}
 	var h http.Handler = &cgi.Handler{Path: backend, Root: "/", Env: env, Stderr: &testLog{t: t}}
 	for i := len(c.middlewares) - 1; i >= 0; i-- {

@@ -63,6 +63,19 @@ func (r *Remote) caps(ctx context.Context) (*capability.List, error) {
 // shallow; filter "" asks for everything) and adds the objects received to
 // the store.
 func (r *Remote) uploadPack(ctx context.Context, caps *capability.List, wants, haves []plumbing.Hash, depth int, filter packp.Filter) error {
+	return r.uploadPackN(ctx, caps, wants, haves, depth, filter, 0)
+}
+
+// uploadPackLimited is uploadPack without haves, failing with errTooLarge
+// once the answer exceeds limit bytes.
+func (r *Remote) uploadPackLimited(ctx context.Context, caps *capability.List, wants []plumbing.Hash, depth int, filter packp.Filter, limit int64) error {
+	return r.uploadPackN(ctx, caps, wants, nil, depth, filter, limit)
+}
+
+// errTooLarge is an upload-pack answer over the caller's limit.
+var errTooLarge = errors.New("answer larger than expected")
+
+func (r *Remote) uploadPackN(ctx context.Context, caps *capability.List, wants, haves []plumbing.Hash, depth int, filter packp.Filter, limit int64) error {
 	req := packp.NewUploadPackRequest()
 	req.Wants = append([]plumbing.Hash(nil), wants...)
 	// A server without `shallow` (go-git's own, for one) gets a plain fetch
@@ -123,9 +136,16 @@ func (r *Remote) uploadPack(ctx context.Context, caps *capability.List, wants, h
 	}
 	defer res.Close()
 	// Read the pack first, so the store is not locked during network I/O.
-	pack, err := io.ReadAll(res)
+	var body io.Reader = res
+	if limit > 0 {
+		body = io.LimitReader(res, limit+1)
+	}
+	pack, err := io.ReadAll(body)
 	if err != nil {
 		return r.classify(ctx, err)
+	}
+	if limit > 0 && int64(len(pack)) > limit {
+		return fmt.Errorf("upload-pack of %s: %w (over %d bytes)", shorts(wants), errTooLarge, limit)
 	}
 	if msg, ok := sn.errLine(); ok {
 		return &serverError{msg: msg}

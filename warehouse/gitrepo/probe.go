@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
+	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
@@ -20,15 +22,24 @@ type ProbeStats struct {
 
 // ProbePath proves that commit exists in the repository at url and that
 // path (a directory or a file; "" or "." is the root) exists in it, without
-// downloading the source tree: a depth-1 fetch of the commit and its root
-// tree only (filter tree:1), then, level by level, only the trees along the
-// path, by ID (filter tree:0). It never fetches a blob, so it costs
-// 2 + (number of path components - 1) upload-pack requests plus one
-// advertisement, and a few kilobytes, whatever the size of the repository.
+// downloading the source tree or any blob.
 //
-// Errors wrap ErrCommitNotFound, ErrPathNotFound, ErrPathOutsideRepo (a
-// "..", an absolute path or a symbolic link on the way), or
-// ErrFilterUnsupported if the server cannot filter.
+// The first request goes straight to upload-pack, without reading the
+// advertisement: a depth-1 fetch of the commit with the trees of the first
+// two levels only (filter combine:tree:2+blob:none; tree:1 or tree:0 for
+// shorter paths). Deeper levels are fetched one tree at a time, by ID
+// (filter tree:0). A path of at most two components thus costs one request
+// and a few kilobytes, whatever the size of the repository.
+//
+// Servers that allow only tree:0 (uploadpackfilter.tree.maxDepth=0, as on
+// GitHub) are remembered per host for the life of the process and walked
+// from the root tree by ID. A server that refuses the first request for
+// another reason (no `filter`, no `shallow`) is asked the usual way, after
+// reading its advertisement; without `filter` the whole commit comes down
+// and a warning says so.
+//
+// Errors wrap ErrCommitNotFound, ErrPathNotFound or ErrPathOutsideRepo (a
+// "..", an absolute path or a symbolic link on the way).
 func ProbePath(ctx context.Context, url string, commit plumbing.Hash, path string, opts Options) (ProbeStats, error) {
 	r, err := Open(ctx, url, opts)
 	if err != nil {
@@ -38,6 +49,68 @@ func ProbePath(ctx context.Context, url string, commit plumbing.Hash, path strin
 	st := r.Stats()
 	return ProbeStats(st), err
 }
+
+// treeZeroOnly holds the hosts (host:port) known to refuse tree:<n> filters
+// with n > 0. github.com is one: it allows tree:0 only (Taylor Blau on the
+// Git mailing list, March 2020, when GitHub rolled out filter limits).
+var treeZeroOnly sync.Map
+
+func (r *Remote) hostKey() string {
+	if r.ep.Port == 0 {
+		return r.ep.Host
+	}
+	return net.JoinHostPort(r.ep.Host, fmt.Sprint(r.ep.Port))
+}
+
+func (r *Remote) allowsTreeDepth() bool {
+	if r.ep.Host == "github.com" {
+		return false
+	}
+	_, refused := treeZeroOnly.Load(r.hostKey())
+	return !refused
+}
+
+// refusesTreeDepth reports whether an upload-pack error says that a tree
+// depth (or combined) filter is not allowed, in the words of git 2.29 to
+// 2.39 ("tree filter allows max depth 0, but got 1") and of later versions
+// ("filter 'tree' not supported (maximum depth: 0, but got: 1)", "filter
+// 'combine' not supported").
+func refusesTreeDepth(err error) bool {
+	var se *serverError
+	if !errors.As(err, &se) {
+		return false
+	}
+	m := strings.ToLower(se.msg)
+	return strings.Contains(m, "filter") && !strings.Contains(m, "not negotiated") &&
+		(strings.Contains(m, "depth") || strings.Contains(m, "not supported"))
+}
+
+// firstProbeFilter is the filter of the request that fetches the commit:
+// it brings the trees of as many of the path's levels as is cheap.
+func firstProbeFilter(components int, treeDepth bool) packp.Filter {
+	switch {
+	case components == 0 || !treeDepth:
+		return packp.FilterTreeDepth(0)
+	case components == 1:
+		return packp.FilterTreeDepth(1)
+	default:
+		return packp.FilterCombine(packp.FilterTreeDepth(2), packp.FilterBlobNone())
+	}
+}
+
+// assumedCaps are the capabilities the first probe request uses without
+// reading the advertisement: every filtering server has them.
+func assumedCaps() *capability.List {
+	c := capability.NewList()
+	for _, k := range []capability.Capability{capability.OFSDelta, capability.NoProgress, capability.Shallow, capability.Filter} {
+		_ = c.Set(k)
+	}
+	return c
+}
+
+// speculativeLimit bounds the answer to the first probe request: a server
+// that ignored the filter would send the whole commit.
+const speculativeLimit = 4 << 20
 
 func (r *Remote) probe(ctx context.Context, commit plumbing.Hash, p string) error {
 	p = strings.TrimSuffix(p, "/")
@@ -54,23 +127,9 @@ func (r *Remote) probe(ctx context.Context, commit plumbing.Hash, p string) erro
 	if commit.IsZero() {
 		return wrap(fmt.Errorf("zero commit hash: %w", ErrCommitNotFound))
 	}
-	caps, err := r.caps(ctx)
+	caps, err := r.fetchProbeCommit(ctx, commit, len(parts))
 	if err != nil {
-		return wrap(err)
-	}
-	if !caps.Supports(capability.Filter) {
-		// Correct but not cheap: the whole commit comes down. GitHub, GitLab
-		// and git-http-backend with uploadpack.allowFilter all filter.
-		r.log.Warn("the source server does not support filters; the source check downloads the whole commit", "url", r.url)
-		if err := r.Fetch(ctx, commit); err != nil {
-			return err
-		}
-	} else if err := r.uploadPack(ctx, caps, []plumbing.Hash{commit}, nil, 1, packp.FilterTreeDepth(1)); err != nil {
-		var se *serverError
-		if errors.As(err, &se) && se.notOurRef() {
-			return fmt.Errorf("fetching %s from %s: %w", short(commit), r.url, ErrCommitNotFound)
-		}
-		return wrap(err)
+		return err
 	}
 	r.mu.RLock()
 	tree, ok := r.commitTreeLocked(commit)
@@ -103,6 +162,57 @@ func (r *Remote) probe(ctx context.Context, commit plumbing.Hash, p string) erro
 		tree = e.Hash
 	}
 	return nil
+}
+
+// fetchProbeCommit fetches commit with the first levels of its trees and
+// returns the capabilities to fetch further trees with.
+func (r *Remote) fetchProbeCommit(ctx context.Context, commit plumbing.Hash, components int) (*capability.List, error) {
+	wants := []plumbing.Hash{commit}
+	notFound := func() error {
+		return fmt.Errorf("fetching %s from %s: %w", short(commit), r.url, ErrCommitNotFound)
+	}
+	// Straight to upload-pack, with the capabilities every filtering server
+	// has. Anything but a clear answer sends us the usual way below.
+	caps := assumedCaps()
+	err := r.uploadPackLimited(ctx, caps, wants, 1, firstProbeFilter(components, r.allowsTreeDepth()), speculativeLimit)
+	if refusesTreeDepth(err) {
+		treeZeroOnly.Store(r.hostKey(), true)
+		r.log.Debug("the server allows filter tree:0 only; walking trees by ID", "url", r.url)
+		err = r.uploadPackLimited(ctx, caps, wants, 1, packp.FilterTreeDepth(0), speculativeLimit)
+	}
+	var se *serverError
+	switch {
+	case err == nil:
+		return caps, nil
+	case errors.As(err, &se) && se.notOurRef():
+		return nil, notFound()
+	case errors.Is(err, ErrAuth), errors.Is(err, ErrRepositoryNotFound), ctx.Err() != nil:
+		return nil, fmt.Errorf("fetching %s from %s: %w", short(commit), r.url, err)
+	}
+	r.log.Debug("the server refused a request without advertisement; reading it", "url", r.url, "error", err)
+
+	caps, err = r.caps(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("probing %s in %s: %w", short(commit), r.url, err)
+	}
+	if !caps.Supports(capability.Filter) {
+		// Correct but not cheap: the whole commit comes down. GitHub, GitLab
+		// and git-http-backend with uploadpack.allowFilter all filter.
+		r.log.Warn("the source server does not support filters; the source check downloads the whole commit", "url", r.url)
+		return caps, r.Fetch(ctx, commit)
+	}
+	err = r.uploadPack(ctx, caps, wants, nil, 1, firstProbeFilter(components, r.allowsTreeDepth()))
+	if refusesTreeDepth(err) {
+		treeZeroOnly.Store(r.hostKey(), true)
+		err = r.uploadPack(ctx, caps, wants, nil, 1, packp.FilterTreeDepth(0))
+	}
+	if errors.As(err, &se) && se.notOurRef() {
+		return nil, notFound()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("probing %s in %s: %w", short(commit), r.url, err)
+	}
+	return caps, nil
 }
 
 // ensureTree fetches one tree object by ID, without its subtrees or blobs,

@@ -33,12 +33,14 @@ func TestProbePathOnALargeRepo(t *testing.T) {
 		path     string
 		requests int
 	}{
-		{"k8s/helm", 3},
-		{"k8s/kustomize/base/", 4},
-		{"k8s/helm/Chart.yaml", 4},
-		{"noise/d07/sub", 4},
-		{"", 2},
-		{".", 2},
+		// One request brings the commit and two levels of trees; each
+		// deeper level is one more. No advertisement is read.
+		{"k8s/helm", 1},
+		{"k8s/kustomize/base/", 2},
+		{"k8s/helm/Chart.yaml", 2},
+		{"noise/d07/sub", 2},
+		{"", 1},
+		{".", 1},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			srv.ResetStats()
@@ -52,6 +54,9 @@ func TestProbePathOnALargeRepo(t *testing.T) {
 			}
 			if st.Requests != tc.requests {
 				t.Errorf("%d requests, want %d", st.Requests, tc.requests)
+			}
+			if n := srv.Stats().Service(gittest.ServiceInfoRefs).Requests; n != 0 {
+				t.Errorf("%d advertisements read, want none", n)
 			}
 			if sent := srv.Stats().BytesSent; sent != st.BytesReceived || srv.Stats().Requests != st.Requests {
 				t.Errorf("server saw %+v, client %+v", srv.Stats(), st)
@@ -100,5 +105,44 @@ func TestProbePathWithoutFilterFallsBack(t *testing.T) {
 	}
 	if _, err := gitrepo.ProbePath(context.Background(), url, h(commit), "k8s/nope", opts); !errors.Is(err, gitrepo.ErrPathNotFound) {
 		t.Errorf("missing path without filter: %v, want ErrPathNotFound", err)
+	}
+}
+
+// TestProbePathWhereOnlyTreeZeroIsAllowed: on a server that allows filter
+// tree:0 only, as GitHub does, the probe walks the trees by ID, and later
+// probes of the same host in the process do so at once.
+func TestProbePathWhereOnlyTreeZeroIsAllowed(t *testing.T) {
+	srv := gittest.New(t, gittest.WithTreeZeroOnly())
+	url := srv.CreateRepo(t, "source.git")
+	dir := srv.Dir("source.git")
+	commit := gittest.CommitFiles(t, dir, "main", map[string]string{
+		"k8s/helm/Chart.yaml": "name: app\n",
+		"README.md":           "readme\n",
+	}, "source")
+	ctx := context.Background()
+	for i, want := range []int{4, 3} { // refused + commit + root + k8s; then without the refusal
+		srv.ResetStats()
+		st, err := gitrepo.ProbePath(ctx, url, h(commit), "k8s/helm", gitrepo.Options{})
+		if err != nil {
+			t.Fatalf("probe %d: %v", i, err)
+		}
+		if st.Requests != want {
+			t.Errorf("probe %d: %d requests, want %d", i, st.Requests, want)
+		}
+	}
+	if _, err := gitrepo.ProbePath(ctx, url, h(commit), "k8s/nope", gitrepo.Options{}); !errors.Is(err, gitrepo.ErrPathNotFound) {
+		t.Errorf("missing path: %v, want ErrPathNotFound", err)
+	}
+	if _, err := gitrepo.ProbePath(ctx, url, h("0123456789abcdef0123456789abcdef01234567"), "k8s", gitrepo.Options{}); !errors.Is(err, gitrepo.ErrCommitNotFound) {
+		t.Errorf("missing commit: %v, want ErrCommitNotFound", err)
+	}
+	// The GitOps side needs only blob:none and blobs by ID.
+	r, err := gitrepo.Open(ctx, url, gitrepo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := r.ReadFiles(ctx, h(commit), "k8s/helm/Chart.yaml")
+	if err != nil || string(files["k8s/helm/Chart.yaml"].Data) != "name: app\n" {
+		t.Fatalf("ReadFiles on a tree:0-only server: %q, %v", files["k8s/helm/Chart.yaml"].Data, err)
 	}
 }

@@ -29,7 +29,9 @@ echo "building tools" >&2
 go build -o bench/bin/gen ./bench/gen
 go build -o bench/bin/gitserve ./bench/gitserve
 go build -o bench/bin/runner ./bench/runner
-if ! go build -o bench/bin/argo-refs ./cmd/argo-refs; then
+# Built as the image builds it (Dockerfile, hack/build-image.sh): static,
+# trimmed, without symbol tables.
+if ! CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o bench/bin/argo-refs ./cmd/argo-refs; then
   echo "argo-refs does not build; its rows will say not ready" >&2
   rm -f bench/bin/argo-refs
 fi

@@ -36,6 +36,9 @@ type PublishOptions struct {
 	// BaseDelay is the first back-off after a push race (jittered, doubling,
 	// capped); zero means the gitrepo default.
 	BaseDelay time.Duration
+	// BeforePush, if set, must return nil before anything is pushed (see
+	// gitrepo.UpdateOptions.BeforePush); its error is returned wrapped.
+	BeforePush func(ctx context.Context) error
 }
 
 // Outcome says what a publish did.
@@ -146,7 +149,7 @@ func Publish(ctx context.Context, remote *gitrepo.Remote, rec *Record, opts Publ
 		}
 		return edit, nil
 	}
-	up, err := remote.Update(ctx, opts.Branch, gitrepo.UpdateOptions{MaxAttempts: opts.MaxAttempts, BaseDelay: opts.BaseDelay}, apply)
+	up, err := remote.Update(ctx, opts.Branch, gitrepo.UpdateOptions{MaxAttempts: opts.MaxAttempts, BaseDelay: opts.BaseDelay, BeforePush: opts.BeforePush}, apply)
 	res.Attempts = up.Attempts
 	if err != nil {
 		return res, fmt.Errorf("publishing %s to %s on %s: %w", rec.ReleaseID, remote.URL(), opts.Branch, err)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/argo-refs/argo-refs/images"
@@ -90,9 +91,19 @@ func runPublish(ctx context.Context, io stdio, f *publishFlags, args []string) e
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 
-	registryNote, digest, err := checkRegistry(ctx, io, f)
-	if err != nil {
-		return err
+	// With the digest given, the registry is asked while the GitOps
+	// repository is read; nothing is pushed, and nothing is reported as
+	// published, before the registry has agreed.
+	var registryNote, digest string
+	var registryDone func(context.Context) error
+	if f.repo != "" && f.imageDigest != "" && !f.skipRegistryCheck {
+		registryDone = checkRegistryAsync(ctx, io, f, &registryNote)
+		digest = f.imageDigest
+	} else {
+		var err error
+		if registryNote, digest, err = checkRegistry(ctx, io, f); err != nil {
+			return err
+		}
 	}
 	rec, err := warehouse.New(f.gitCommit, f.imageRef, digest, f.packagingKind, f.sourceRepo, f.sourcePath, created)
 	if err != nil {
@@ -115,8 +126,16 @@ func runPublish(ctx context.Context, io stdio, f *publishFlags, args []string) e
 		if err == nil {
 			res, err = warehouse.Publish(ctx, remote, rec, warehouse.PublishOptions{
 				Dir: f.dir, Branch: f.branch, Message: f.message, ForceCurrent: f.forceCurrent,
-				Author: gitrepo.Signature{Name: f.authorName, Email: f.authorEmail},
+				Author:     gitrepo.Signature{Name: f.authorName, Email: f.authorEmail},
+				BeforePush: registryDone,
 			})
+		}
+	}
+	if registryDone != nil {
+		// Also when nothing was pushed (a re-publish): a tag that moved
+		// since is an error either way.
+		if rerr := registryDone(ctx); rerr != nil {
+			return rerr
 		}
 	}
 	if err != nil {
@@ -159,6 +178,34 @@ func checkRegistry(ctx context.Context, io stdio, f *publishFlags) (note, digest
 		return "", "", registryExit(fmt.Errorf("refusing to record %s: %w", f.imageRef, err))
 	}
 	return "verified: the tag resolves to the digest", f.imageDigest, nil
+}
+
+// checkRegistryAsync starts checkRegistry and returns a function that waits
+// for its answer (the same one on every call) and, once it is in, sets
+// *note.
+func checkRegistryAsync(ctx context.Context, io stdio, f *publishFlags, note *string) func(context.Context) error {
+	type answer struct {
+		note string
+		err  error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		n, _, err := checkRegistry(ctx, io, f)
+		ch <- answer{n, err}
+	}()
+	var once sync.Once
+	var got answer
+	return func(wctx context.Context) error {
+		once.Do(func() {
+			select {
+			case got = <-ch:
+				*note = got.note
+			case <-wctx.Done():
+				got.err = &exitError{code: exitTransient, err: fmt.Errorf("waiting for the registry: %w", wctx.Err())}
+			}
+		})
+		return got.err
+	}
 }
 
 func registryExit(err error) error {

@@ -180,3 +180,22 @@ func TestPublishMalformedInputs(t *testing.T) {
 		t.Fatalf("no destination: exit %d, %q", code, errOut)
 	}
 }
+
+// TestPublishRefusesATagThatMovedEvenWhenNothingIsPushed: the registry is
+// asked while the GitOps repository is read, and its answer counts even for
+// a re-publish that would change nothing.
+func TestPublishRefusesATagThatMovedEvenWhenNothingIsPushed(t *testing.T) {
+	p := newPublishEnv(t)
+	if code, _, errOut := p.run(t, p.args("--image-digest", p.dgst)); code != exitOK {
+		t.Fatalf("first publish: exit %d: %s", code, errOut)
+	}
+	tip := gittest.Git(t, p.bare, "rev-parse", "main")
+	moved := p.reg.PushImage(t, "org/app:git-"+p.sha, map[string]string{"rebuilt": "yes"})
+	code, out, errOut := p.run(t, p.args("--image-digest", p.dgst))
+	if code != exitFailed || !strings.Contains(errOut, moved) || strings.Contains(out, "already published") {
+		t.Fatalf("re-publish after the tag moved: exit %d, stdout %q, stderr %q; want exit 1 naming %s", code, out, errOut, moved)
+	}
+	if gittest.Git(t, p.bare, "rev-parse", "main") != tip {
+		t.Fatal("the refused re-publish pushed")
+	}
+}

@@ -47,6 +47,11 @@ type UpdateOptions struct {
 	// moving that branch. Update then does not retry: an existing NewBranch
 	// is an error wrapping ErrBranchExists and ErrStale.
 	NewBranch string
+	// BeforePush, if set, is called after the commit is built and before
+	// every push; an error stops Update without pushing and is returned as
+	// is. It lets a caller check something slow (e.g. a registry) while the
+	// fetch runs, and still never push unchecked.
+	BeforePush func(ctx context.Context) error
 }
 
 // UpdateResult reports what Update did.
@@ -153,6 +158,12 @@ func (r *Remote) attempt(ctx context.Context, branch string, opts UpdateOptions,
 	}
 	if commit == tip {
 		return nil
+	}
+	if opts.BeforePush != nil {
+		if err := opts.BeforePush(ctx); err != nil {
+			r.forget(commit)
+			return err
+		}
 	}
 	target, old := branch, tip
 	if opts.NewBranch != "" {

@@ -197,9 +197,18 @@ func (r *Remote) fetchProbeCommit(ctx context.Context, commit plumbing.Hash, com
 	}
 	if !caps.Supports(capability.Filter) {
 		// Correct but not cheap: the whole commit comes down. GitHub, GitLab
-		// and git-http-backend with uploadpack.allowFilter all filter.
+		// and git-http-backend with uploadpack.allowFilter all filter. The
+		// pack is read as a stream keeping commits and trees only, so
+		// memory stays bounded by the trees, whatever the blobs weigh.
 		r.log.Warn("the source server does not support filters; the source check downloads the whole commit", "url", r.url)
-		return caps, r.Fetch(ctx, commit)
+		err := r.fetchCommitStreaming(ctx, caps, commit)
+		if errors.As(err, &se) && se.notOurRef() {
+			return nil, notFound()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("fetching %s from %s: %w", short(commit), r.url, err)
+		}
+		return caps, nil
 	}
 	err = r.uploadPack(ctx, caps, wants, nil, 1, firstProbeFilter(components, r.allowsTreeDepth()))
 	if refusesTreeDepth(err) {

@@ -88,12 +88,26 @@ func (r *runner) run(ctx context.Context) (*outcome, error) {
 	freight := plumbing.NewHash(r.plan.FreightCommit)
 	out := &outcome{stage: r.plan.Stage, freight: r.plan.FreightCommit}
 
+	key := newRecordKey(r.plan.RepoURL, freight, r.plan.BuildLockDir, r.plan.GitAuth, r.plan.InsecureSkipTLSVerifyHosts)
+
 	if r.plan.Kind == KindVerify {
-		if err := remote.Fetch(ctx, freight); err != nil {
-			return nil, fmt.Errorf("fetching the Freight commit: %w", err)
-		}
-		rec, err := r.verify(ctx, remote, freight)
+		// A record read before (or being read) by another call costs no
+		// request here; the checks below run on every call all the same.
+		rec, claim, err := records.lookup(ctx, key)
 		if err != nil {
+			return nil, err
+		}
+		if claim != nil {
+			defer claim.abandon() // a no-op once finished
+			rec, err = r.fetchRecord(ctx, remote, freight)
+			claim.finish(rec, err)
+			if err != nil {
+				return nil, err
+			}
+		} else {
+			r.logCachedRecord(rec, freight)
+		}
+		if err := r.check(ctx, rec); err != nil {
 			return nil, err
 		}
 		out.record = rec
@@ -108,16 +122,39 @@ func (r *runner) run(ctx context.Context) (*outcome, error) {
 		checkErr error
 		edits    []fileEdit
 	)
+	// cached is the record this process already holds; when it is nil,
+	// claim makes this call the one that reads it (see records.lookup).
+	// Both are set before Update calls apply.
+	var (
+		cached *warehouse.Record
+		claim  *recordClaim
+	)
 	apply := func(ctx context.Context, tip gitrepo.Snapshot) (*gitrepo.Edit, error) {
 		once.Do(func() {
-			// One request brings the record at the Freight commit and the
-			// targets at the tip; the reads below then cost nothing.
-			reads := map[plumbing.Hash][]string{freight: {path.Join(r.plan.BuildLockDir, warehouse.CurrentName)}}
+			// One request brings the record at the Freight commit (unless
+			// cached) and the targets at the tip; the reads below then cost
+			// nothing.
+			reads := map[plumbing.Hash][]string{}
+			if cached == nil {
+				reads[freight] = []string{path.Join(r.plan.BuildLockDir, warehouse.CurrentName)}
+			}
 			reads[tip.Commit()] = append(reads[tip.Commit()], r.targetPaths()...)
 			if err := remote.Prefetch(ctx, reads); err != nil {
 				r.log.Debug("prefetch failed; reading file by file", "error", err)
 			}
-			rec, checkErr = r.verify(ctx, remote, freight)
+			if cached != nil {
+				rec = cached
+				r.logCachedRecord(rec, freight)
+			} else {
+				rec, checkErr = r.readRecord(ctx, remote, freight)
+				claim.finish(rec, checkErr)
+			}
+			if checkErr == nil {
+				checkErr = r.check(ctx, rec)
+			}
+			if checkErr != nil {
+				rec = nil
+			}
 		})
 		if checkErr != nil {
 			return nil, checkErr
@@ -151,7 +188,7 @@ func (r *runner) run(ctx context.Context) (*outcome, error) {
 			Author:  gitrepo.Signature{Name: r.plan.Author.Name, Email: r.plan.Author.Email, When: time.Now()},
 		}, nil
 	}
-	uopts := gitrepo.UpdateOptions{Also: []plumbing.Hash{freight}}
+	var uopts gitrepo.UpdateOptions
 	branch := r.plan.Branch
 	if r.plan.NewBranch {
 		// A retry of the same promotion finds its review branch already
@@ -165,6 +202,16 @@ func (r *runner) run(ctx context.Context) (*outcome, error) {
 		default:
 			return nil, fmt.Errorf("looking for branch %s: %w", r.plan.PushBranch, err)
 		}
+	}
+	cached, claim, err = records.lookup(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if claim != nil {
+		// Ends the claim if Update fails before apply reads the record.
+		defer claim.abandon()
+		// The Freight commit comes in the same request as the tip.
+		uopts.Also = []plumbing.Hash{freight}
 	}
 	res, err := remote.Update(ctx, branch, uopts, apply)
 	if err != nil {
@@ -193,16 +240,25 @@ func (r *runner) run(ctx context.Context) (*outcome, error) {
 	return out, nil
 }
 
-// verify reads the build-lock record at the Freight commit and runs every
-// check the plan asks for. Checks against the registry and the source
-// repository run concurrently.
-func (r *runner) verify(ctx context.Context, remote *gitrepo.Remote, freight plumbing.Hash) (*warehouse.Record, error) {
-	rec, err := r.readRecord(ctx, remote, freight)
-	if err != nil {
-		return nil, err
+// fetchRecord fetches the Freight commit and reads the record there.
+func (r *runner) fetchRecord(ctx context.Context, remote *gitrepo.Remote, freight plumbing.Hash) (*warehouse.Record, error) {
+	if err := remote.Fetch(ctx, freight); err != nil {
+		return nil, fmt.Errorf("fetching the Freight commit: %w", err)
 	}
+	return r.readRecord(ctx, remote, freight)
+}
+
+func (r *runner) logCachedRecord(rec *warehouse.Record, freight plumbing.Hash) {
+	r.log.Info("read build-lock record", "release", rec.ReleaseID, "freightCommit", short(freight.String()), "cached", true)
+}
+
+// check runs every check the plan asks for on a record that passed
+// warehouse.CheckSet, on every call, cached record or not: a tag can move
+// and a source commit can vanish. Checks against the registry and the
+// source repository run concurrently.
+func (r *runner) check(ctx context.Context, rec *warehouse.Record) error {
 	if err := r.checkPackaging(rec); err != nil {
-		return nil, err
+		return err
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
@@ -224,13 +280,10 @@ func (r *runner) verify(ctx context.Context, remote *gitrepo.Remote, freight plu
 	// A terminal finding outweighs a transient one: it will not pass later.
 	for _, e := range errs {
 		if e != nil && IsTerminal(classify(e)) {
-			return nil, e
+			return e
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return rec, nil
+	return errors.Join(errs...)
 }
 
 func (r *runner) readRecord(ctx context.Context, remote *gitrepo.Remote, freight plumbing.Hash) (*warehouse.Record, error) {

@@ -18,11 +18,6 @@ import (
 	"text/template"
 	"text/template/parse"
 	"time"
-
-	"github.com/santhosh-tekuri/jsonschema/v6"
-	"github.com/santhosh-tekuri/jsonschema/v6/kind"
-	"golang.org/x/text/language"
-	"golang.org/x/text/message"
 )
 
 // Defaults applied by Resolve.
@@ -281,17 +276,13 @@ func ParseConfig(raw []byte) (*Config, error) {
 	if err != nil {
 		return nil, Terminal(fmt.Errorf("loading the config schema: %w", err))
 	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	inst, err := decodeJSON(raw)
 	if err != nil {
 		return nil, configError([]problem{{"", "not valid JSON: " + err.Error()}})
 	}
 	var ps []problem
-	if verr := cs.schema.Validate(inst); verr != nil {
-		var ve *jsonschema.ValidationError
-		if !errors.As(verr, &ve) {
-			return nil, configError([]problem{{"", verr.Error()}})
-		}
-		cs.collect(ve, inst, &ps)
+	for _, v := range cs.validate(inst) {
+		collect(v, &ps)
 	}
 	cfg := new(Config)
 	if len(ps) == 0 {
@@ -717,26 +708,12 @@ func (p *Plan) CheckURL(rawURL string) error {
 
 // --- schema ---
 
-type compiledSchema struct {
-	schema *jsonschema.Schema
-	doc    any
-}
-
 var loadSchema = sync.OnceValues(func() (*compiledSchema, error) {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(ConfigSchema))
-	if err != nil {
-		return nil, fmt.Errorf("parsing schema/config.json: %w", err)
-	}
-	id, _ := doc.(map[string]any)["$id"].(string)
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource(id, doc); err != nil {
-		return nil, fmt.Errorf("adding schema/config.json: %w", err)
-	}
-	s, err := c.Compile(id)
+	cs, err := compileSchema(ConfigSchema)
 	if err != nil {
 		return nil, fmt.Errorf("compiling schema/config.json: %w", err)
 	}
-	return &compiledSchema{schema: s, doc: doc}, nil
+	return cs, nil
 })
 
 // patternHints explain the schema's patterns in words.
@@ -756,32 +733,30 @@ var patternHints = map[string]string{
 const relPathSegment = `(?:[^./\\\x00-\x1f][^/\\\x00-\x1f]*|\.[^./\\\x00-\x1f][^/\\\x00-\x1f]*|\.\.[^/\\\x00-\x1f]+)`
 const relPathPattern = `^` + relPathSegment + `(?:/` + relPathSegment + `)*$`
 
-// collect turns a validation error tree into problems, one per leaf.
-func (cs *compiledSchema) collect(e *jsonschema.ValidationError, inst any, ps *[]problem) {
-	ptr := jsonPointer(e.InstanceLocation)
+// collect turns a schema violation into problems.
+func collect(v violation, ps *[]problem) {
+	ptr := jsonPointer(v.loc)
 	add := func(ptr, msg string) { *ps = append(*ps, problem{ptr, msg}) }
 	secret := strings.HasPrefix(ptr, "/credentials")
-	switch k := e.ErrorKind.(type) {
-	case *kind.AdditionalProperties:
-		allowed := cs.propertyNames(e.SchemaURL)
+	switch v.kw {
+	case kwAdditionalProperties:
+		allowed := v.node.propertyNames()
 		if secret {
 			// A misplaced key here may be the secret itself: never echo it.
-			add(ptr, fmt.Sprintf("%d unknown key(s); allowed: %s", len(k.Properties), strings.Join(allowed, ", ")))
+			add(ptr, fmt.Sprintf("%d unknown key(s); allowed: %s", len(v.names), strings.Join(allowed, ", ")))
 			return
 		}
-		for _, name := range k.Properties {
+		for _, name := range v.names {
 			add(ptr+"/"+escapePointer(name), unknownKeyMessage(name, allowed))
 		}
-		return
-	case *kind.Required:
-		for _, name := range k.Missing {
+	case kwRequired:
+		for _, name := range v.names {
 			add(ptr+"/"+escapePointer(name), "required key is missing")
 		}
-		return
-	case *kind.OneOf:
-		kinds := cs.oneOfRequired(e.SchemaURL)
+	case kwOneOf:
+		kinds := v.node.oneOfRequired()
 		var set []string
-		if obj, ok := valueAt(inst, e.InstanceLocation).(map[string]any); ok {
+		if obj, ok := v.value.(map[string]any); ok {
 			for _, name := range kinds {
 				if _, ok := obj[name]; ok {
 					set = append(set, name)
@@ -794,106 +769,40 @@ func (cs *compiledSchema) collect(e *jsonschema.ValidationError, inst any, ps *[
 		} else {
 			add(ptr, fmt.Sprintf("several target kinds (%s); %s", strings.Join(set, ", "), want))
 		}
-		return
-	case *kind.Type:
-		add(ptr, fmt.Sprintf("wrong type: got %s, want %s", k.Got, strings.Join(k.Want, " or ")))
-		return
-	case *kind.Pattern:
-		hint, ok := patternHints[k.Want]
+	case kwType:
+		add(ptr, fmt.Sprintf("wrong type: got %s, want %s", jsonType(v.value), strings.Join(v.node.types, " or ")))
+	case kwPattern:
+		hint, ok := patternHints[v.node.pattern.String()]
 		if !ok {
-			hint = fmt.Sprintf("does not match pattern %s", k.Want)
+			hint = fmt.Sprintf("does not match pattern %s", v.node.pattern)
 		}
 		if secret {
 			add(ptr, "value "+hint)
 		} else {
-			add(ptr, strconv.Quote(redactURL(k.Got))+" "+hint)
+			s, _ := v.value.(string)
+			add(ptr, strconv.Quote(redactURL(s))+" "+hint)
 		}
-		return
-	case *kind.Enum:
-		want := make([]string, len(k.Want))
-		for i, w := range k.Want {
+	case kwEnum:
+		want := make([]string, len(v.node.enum))
+		for i, w := range v.node.enum {
 			want[i] = fmt.Sprintf("%q", w)
 		}
-		if s, ok := k.Got.(string); ok && !secret {
+		if s, ok := v.value.(string); ok && !secret {
 			add(ptr, fmt.Sprintf("got %q, want one of %s", s, strings.Join(want, ", ")))
 		} else {
 			add(ptr, "want one of "+strings.Join(want, ", "))
 		}
-		return
-	case *kind.MinLength:
-		if k.Want == 1 {
+	case kwMinLength:
+		if v.node.minLength == 1 {
 			add(ptr, "must not be empty")
 		} else {
-			add(ptr, fmt.Sprintf("too short: %d characters, want at least %d", k.Got, k.Want))
+			add(ptr, fmt.Sprintf("too short: %d characters, want at least %d", v.length, v.node.minLength))
 		}
-		return
-	case *kind.MaxLength:
-		add(ptr, fmt.Sprintf("too long: %d characters, want at most %d", k.Got, k.Want))
-		return
+	case kwMaxLength:
+		add(ptr, fmt.Sprintf("too long: %d characters, want at most %d", v.length, v.node.maxLength))
+	default:
+		add(ptr, "fails the schema's "+string(v.kw))
 	}
-	if len(e.Causes) == 0 {
-		add(ptr, e.ErrorKind.LocalizedString(message.NewPrinter(language.English)))
-		return
-	}
-	for _, c := range e.Causes {
-		cs.collect(c, inst, ps)
-	}
-}
-
-// schemaAt returns the schema object a validation error's SchemaURL names.
-func (cs *compiledSchema) schemaAt(schemaURL string) map[string]any {
-	_, frag, _ := strings.Cut(schemaURL, "#")
-	if f, err := url.PathUnescape(frag); err == nil {
-		frag = f
-	}
-	var cur any = cs.doc
-	for _, tok := range strings.Split(strings.TrimPrefix(frag, "/"), "/") {
-		if tok == "" {
-			continue
-		}
-		tok = strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
-		switch v := cur.(type) {
-		case map[string]any:
-			cur = v[tok]
-		case []any:
-			i, err := strconv.Atoi(tok)
-			if err != nil || i < 0 || i >= len(v) {
-				return nil
-			}
-			cur = v[i]
-		default:
-			return nil
-		}
-	}
-	m, _ := cur.(map[string]any)
-	return m
-}
-
-func (cs *compiledSchema) propertyNames(schemaURL string) []string {
-	props, _ := cs.schemaAt(schemaURL)["properties"].(map[string]any)
-	names := make([]string, 0, len(props))
-	for name := range props {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	return names
-}
-
-// oneOfRequired lists, in schema order, the single required key of each
-// oneOf branch: the target kinds.
-func (cs *compiledSchema) oneOfRequired(schemaURL string) []string {
-	branches, _ := cs.schemaAt(schemaURL)["oneOf"].([]any)
-	var names []string
-	for _, b := range branches {
-		m, _ := b.(map[string]any)
-		req, _ := m["required"].([]any)
-		for _, r := range req {
-			if s, ok := r.(string); ok {
-				names = append(names, s)
-			}
-		}
-	}
-	return names
 }
 
 func unknownKeyMessage(name string, allowed []string) string {
@@ -943,24 +852,6 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(rb)]
-}
-
-func valueAt(v any, tokens []string) any {
-	for _, tok := range tokens {
-		switch c := v.(type) {
-		case map[string]any:
-			v = c[tok]
-		case []any:
-			i, err := strconv.Atoi(tok)
-			if err != nil || i < 0 || i >= len(c) {
-				return nil
-			}
-			v = c[i]
-		default:
-			return nil
-		}
-	}
-	return v
 }
 
 func jsonPointer(tokens []string) string {

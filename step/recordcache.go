@@ -160,15 +160,17 @@ func (c *recordCache) lookup(ctx context.Context, key recordKey) (*warehouse.Rec
 	}
 }
 
-// finish ends the claim with the outcome of the read. A record is cached; an
-// error is passed to the callers waiting at this moment and not kept. An
-// error that is the reader's own deadline or cancellation says nothing
-// about the record: the waiters then read it themselves.
+// finish ends the claim with the outcome of the read. A record is cached; a
+// terminal error (the record is invalid or missing) is passed to the
+// callers waiting at this moment and not kept. Any other error (the
+// reader's own deadline or cancellation, a 503, a reset) says nothing about
+// the record: the waiters then read it themselves, one at a time, instead
+// of all failing with one fault.
 func (cl *recordClaim) finish(rec *warehouse.Record, err error) {
 	switch {
 	case err == nil && rec != nil:
 		cl.end(rec, nil, false)
-	case err == nil, errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case err == nil, errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), !IsTerminal(classify(err)):
 		cl.end(nil, nil, true)
 	default:
 		cl.end(nil, err, false)

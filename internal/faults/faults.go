@@ -129,6 +129,20 @@ func (p *Proxy) Injected() int {
 	return p.injected
 }
 
+// InjectedWhere is how many requests the rules whose PathContains holds
+// part acted on.
+func (p *Proxy) InjectedWhere(part string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, rs := range p.rules {
+		if strings.Contains(rs.PathContains, part) {
+			n += rs.used
+		}
+	}
+	return n
+}
+
 func (p *Proxy) match(r *http.Request) *Rule {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -1,7 +1,6 @@
 package gitrepo
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,11 +10,9 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
-	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
-	"github.com/go-git/go-git/v5/storage/memory"
 )
 
 // serverError is an ERR line the server sent instead of a pack.
@@ -24,21 +21,6 @@ type serverError struct{ msg string }
 func (e *serverError) Error() string { return "server said: " + e.msg }
 
 func (e *serverError) notOurRef() bool { return strings.Contains(e.msg, "not our ref") }
-
-// layered writes into ObjectStorage and reads from it, then from base: the
-// bases of a thin pack's deltas are objects already held.
-type layered struct {
-	*memory.ObjectStorage
-	base *memory.ObjectStorage
-}
-
-func (l layered) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
-	obj, err := l.ObjectStorage.EncodedObject(t, h)
-	if errors.Is(err, plumbing.ErrObjectNotFound) {
-		return l.base.EncodedObject(t, h)
-	}
-	return obj, err
-}
 
 // caps returns the upload-pack capabilities, advertising once if needed.
 func (r *Remote) caps(ctx context.Context) (*capability.List, error) {
@@ -150,19 +132,23 @@ func (r *Remote) uploadPackN(ctx context.Context, caps *capability.List, wants, 
 	if msg, ok := sn.errLine(); ok {
 		return &serverError{msg: msg}
 	}
-	tmp := memory.NewStorage()
-	r.mu.RLock()
-	parser, err := packfile.NewParserWithStorage(packfile.NewScanner(bytes.NewReader(pack)), layered{ObjectStorage: &tmp.ObjectStorage, base: &r.store.ObjectStorage})
-	if err == nil {
-		_, err = parser.Parse()
+	// Bases of REF_DELTA entries not in the pack (a thin pack): objects
+	// held already.
+	held := func(h plumbing.Hash) plumbing.EncodedObject {
+		r.mu.RLock()
+		defer r.mu.RUnlock()
+		if obj, ok := r.store.ObjectStorage.Objects[h]; ok {
+			return obj
+		}
+		return nil
 	}
-	r.mu.RUnlock()
+	objs, _, err := readPackBytes(pack, packOptions{held: held})
 	if err != nil {
 		return fmt.Errorf("reading pack of %d bytes: %w", len(pack), err)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, obj := range tmp.ObjectStorage.Objects {
+	for _, obj := range objs {
 		if _, err := r.store.SetEncodedObject(obj); err != nil {
 			return fmt.Errorf("storing object %s: %w", obj.Hash(), err)
 		}

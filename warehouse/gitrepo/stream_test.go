@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -395,4 +396,74 @@ type teeWriter struct {
 func (w *teeWriter) Write(p []byte) (int, error) {
 	w.buf.Write(p)
 	return w.ResponseWriter.Write(p)
+}
+
+// benchPack returns a pack shaped like a depth-1 blob:none fetch of a big
+// GitOps repository: some 550 trees, a tenth of them deltas, two commits.
+// ARGO_REFS_BENCH_PACK names a pack file to read instead.
+func benchPack(b *testing.B) []byte {
+	b.Helper()
+	if p := os.Getenv("ARGO_REFS_BENCH_PACK"); p != "" {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return data
+	}
+	srv := gittest.New(b)
+	srv.CreateRepo(b, "trees.git")
+	dir := srv.Dir("trees.git")
+	var entries []gittest.Entry
+	for app := range 60 {
+		for env := range 8 {
+			for f := range 4 {
+				entries = append(entries, gittest.Entry{
+					Path: fmt.Sprintf("apps/app-%02d/overlays/env-%d/file-%d.yaml", app, env, f),
+					Data: fmt.Sprintf("app: %d\nenv: %d\nfile: %d\n", app, env, f),
+				})
+			}
+		}
+	}
+	gittest.CommitEntries(b, dir, "main", "first", entries...)
+	entries = nil
+	for app := range 60 {
+		if app%6 == 0 {
+			entries = append(entries, gittest.Entry{Path: fmt.Sprintf("apps/app-%02d/overlays/env-1/file-0.yaml", app), Data: "changed\n"})
+		}
+	}
+	gittest.CommitEntries(b, dir, "main", "second", entries...)
+	cmd := exec.Command("git", "pack-objects", "--revs", "--stdout", "--filter=blob:none", "--no-reuse-object")
+	cmd.Dir, cmd.Env, cmd.Stdin = dir, gittest.Env(), strings.NewReader("main\n")
+	data, err := cmd.Output()
+	if err != nil {
+		b.Fatalf("git pack-objects: %v", err)
+	}
+	return data
+}
+
+// BenchmarkReadPack compares the pack readers on a pack of trees.
+func BenchmarkReadPack(b *testing.B) {
+	pack := benchPack(b)
+	for _, bc := range []struct {
+		name string
+		read func([]byte) (int, error)
+	}{
+		{"trees-and-commits", gitrepo.ReadTreesAndCommitsForTest},
+		{"all-objects", gitrepo.ReadPackBytesForTest},
+		{"go-git", gitrepo.ParseWithGoGitForTest},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			n, err := bc.read(pack)
+			if err != nil || n == 0 {
+				b.Fatalf("%d objects, %v", n, err)
+			}
+			b.SetBytes(int64(len(pack)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := bc.read(pack); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -2,16 +2,18 @@ package gitrepo
 
 import (
 	"bytes"
-	"compress/zlib"
+	"compress/flate"
 	"context"
 	"crypto/sha1"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	gohash "hash"
+	"hash/adler32"
 	"io"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
@@ -197,8 +199,8 @@ func readTreesAndCommits(rd io.Reader, held func(plumbing.Hash) plumbing.Encoded
 // packOptions.
 func readPack(rd io.Reader, opts packOptions) ([]*packObject, streamStats, error) {
 	p := newPackParser(opts)
-	p.rd.src = rd
-	p.rd.buf = make([]byte, 64<<10)
+	defer p.done()
+	p.rd.src, p.rd.buf = rd, p.scr.buf
 	return p.parse()
 }
 
@@ -206,6 +208,7 @@ func readPack(rd io.Reader, opts packOptions) ([]*packObject, streamStats, error
 // the objects returned do not share.
 func readPackBytes(pack []byte, opts packOptions) ([]*packObject, streamStats, error) {
 	p := newPackParser(opts)
+	defer p.done()
 	p.rd.buf, p.rd.w = pack, len(pack)
 	return p.parse()
 }
@@ -217,15 +220,15 @@ func readPackBytes(pack []byte, opts packOptions) ([]*packObject, streamStats, e
 // come later); otherwise it is taken for a delta of a type not kept, whose
 // IDs are not computed.
 type packParser struct {
-	opts packOptions
-	all  bool // every type is kept: every entry's ID is known
-	rd   packReader
-	zr   io.ReadCloser // inflater, reset for each entry
-	idh  gohash.Hash   // go-git's SHA-1 (collision-detecting), for IDs
-	hdr  [32]byte      // object header, hashed before the content
-	one  [1]byte
-	// delta holds the inflated delta, or what is inflated and dropped.
-	delta []byte
+	opts  packOptions
+	all   bool // every type is kept: every entry's ID is known
+	rd    packReader
+	scr   *packScratch
+	adler gohash.Hash32 // of the entry being inflated
+	idh   gohash.Hash   // go-git's SHA-1 (collision-detecting), for IDs
+	hdr   [32]byte      // object header, hashed before the content
+	one   [1]byte
+	small [20]byte // read, without an allocation each time
 
 	// Every entry, in pack order: offset, type (for a delta, its base's;
 	// InvalidObject while unknown), object if kept.
@@ -239,6 +242,32 @@ type packParser struct {
 	st      streamStats
 }
 
+// packScratch is what reading a pack needs whatever the pack, kept from
+// one pack to the next.
+type packScratch struct {
+	fr    io.ReadCloser // flate reader, reset for each entry
+	buf   []byte        // read buffer, when reading from a stream
+	delta []byte        // the inflated delta, or what is inflated and dropped
+}
+
+// noBytes is what an idle flate reader points to; it is never read.
+var noBytes = bytes.NewReader(nil)
+
+var scratchPool = sync.Pool{New: func() any { return &packScratch{buf: make([]byte, 64<<10)} }}
+
+// done gives the scratch back, unless a delta made it big.
+func (p *packParser) done() {
+	if p.scr != nil && cap(p.scr.delta) <= 1<<20 {
+		if p.scr.fr != nil {
+			// Let go of this parser, and of what it read.
+			_ = p.scr.fr.(flate.Resetter).Reset(noBytes, nil)
+		}
+		p.rd.src, p.rd.buf = nil, nil
+		scratchPool.Put(p.scr)
+	}
+	p.scr = nil
+}
+
 // pendingDelta is a delta whose base was not known when it was read.
 type pendingDelta struct {
 	entry   int
@@ -248,7 +277,7 @@ type pendingDelta struct {
 }
 
 func newPackParser(opts packOptions) *packParser {
-	p := &packParser{opts: opts, idh: hash.New(hash.CryptoType)}
+	p := &packParser{opts: opts, idh: hash.New(hash.CryptoType), adler: adler32.New(), scr: scratchPool.Get().(*packScratch)}
 	p.rd.sum = sha1.New()
 	p.all = true
 	for _, t := range []plumbing.ObjectType{plumbing.CommitObject, plumbing.TreeObject, plumbing.BlobObject, plumbing.TagObject} {
@@ -393,10 +422,10 @@ func (p *packParser) entry(off int64) error {
 		}
 		return p.resolve(off, size, p.objAt[j])
 	case plumbing.REFDeltaObject:
-		var ref plumbing.Hash
-		if err := p.rd.readFull(ref[:]); err != nil {
+		if err := p.rd.readFull(p.small[:20]); err != nil {
 			return p.readErr(err)
 		}
+		ref := plumbing.Hash(p.small[:20])
 		var base plumbing.EncodedObject
 		if obj, ok := p.byHash[ref]; ok {
 			base = obj
@@ -483,18 +512,45 @@ func typeName(t plumbing.ObjectType) string {
 	return t.String()
 }
 
-// resetInflater starts inflating the next zlib stream.
+// resetInflater reads the zlib header of the next entry and starts
+// inflating it. The zlib framing is read here, not by compress/zlib, so
+// that one flate reader and one Adler-32 serve every entry.
 func (p *packParser) resetInflater() error {
-	if p.zr == nil {
-		zr, err := zlib.NewReader(&p.rd)
-		if err != nil {
-			return p.readErr(err)
-		}
-		p.zr = zr
-		return nil
-	}
-	if err := p.zr.(zlib.Resetter).Reset(&p.rd, nil); err != nil {
+	hdr := p.small[:2]
+	if err := p.rd.readFull(hdr); err != nil {
 		return p.readErr(err)
+	}
+	if hdr[0]&0x0f != 8 || hdr[0]>>4 > 7 || binary.BigEndian.Uint16(hdr)%31 != 0 {
+		return fmt.Errorf("%w: bad zlib header %x", errCorruptPack, hdr)
+	}
+	if hdr[1]&0x20 != 0 {
+		return fmt.Errorf("%w: zlib preset dictionary", errCorruptPack)
+	}
+	if p.scr.fr == nil {
+		p.scr.fr = flate.NewReader(&p.rd)
+	} else if err := p.scr.fr.(flate.Resetter).Reset(&p.rd, nil); err != nil {
+		return p.readErr(err)
+	}
+	p.adler.Reset()
+	return nil
+}
+
+// endInflate checks that the entry's deflate stream ends here and that its
+// Adler-32 trailer matches.
+func (p *packParser) endInflate(declared int64) error {
+	n, err := p.scr.fr.Read(p.one[:])
+	if n > 0 {
+		return fmt.Errorf("%w: more bytes inflated than the %d declared", errCorruptPack, declared)
+	}
+	if err != io.EOF {
+		return p.readErr(err)
+	}
+	sum := p.small[:4]
+	if err := p.rd.readFull(sum); err != nil {
+		return p.readErr(err)
+	}
+	if binary.BigEndian.Uint32(sum) != p.adler.Sum32() {
+		return fmt.Errorf("%w: zlib checksum mismatch", errCorruptPack)
 	}
 	return nil
 }
@@ -505,20 +561,14 @@ func (p *packParser) inflate(dst []byte) error {
 	if err := p.resetInflater(); err != nil {
 		return err
 	}
-	if _, err := io.ReadFull(p.zr, dst); err != nil {
+	if _, err := io.ReadFull(p.scr.fr, dst); err != nil {
 		if (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) && !p.rd.exhausted() {
 			return fmt.Errorf("%w: fewer bytes inflated than the %d declared", errCorruptPack, len(dst))
 		}
 		return p.readErr(err)
 	}
-	n, err := p.zr.Read(p.one[:])
-	if n > 0 {
-		return fmt.Errorf("%w: more bytes inflated than the %d declared", errCorruptPack, len(dst))
-	}
-	if err != io.EOF {
-		return p.readErr(err)
-	}
-	return nil
+	_, _ = p.adler.Write(dst)
+	return p.endInflate(int64(len(dst)))
 }
 
 // discard inflates size bytes and drops them.
@@ -526,17 +576,18 @@ func (p *packParser) discard(size int64) error {
 	if err := p.resetInflater(); err != nil {
 		return err
 	}
-	if cap(p.delta) < 32<<10 {
-		p.delta = make([]byte, 32<<10)
+	if cap(p.scr.delta) < 32<<10 {
+		p.scr.delta = make([]byte, 32<<10)
 	}
-	buf := p.delta[:cap(p.delta)]
+	buf := p.scr.delta[:cap(p.scr.delta)]
 	var n int64
 	for {
-		m, err := p.zr.Read(buf)
+		m, err := p.scr.fr.Read(buf)
 		n += int64(m)
 		if n > size {
 			return fmt.Errorf("%w: more bytes inflated than the %d declared", errCorruptPack, size)
 		}
+		_, _ = p.adler.Write(buf[:m])
 		if err == io.EOF {
 			break
 		}
@@ -547,7 +598,7 @@ func (p *packParser) discard(size int64) error {
 	if n != size {
 		return fmt.Errorf("%w: %d bytes inflated, %d declared", errCorruptPack, n, size)
 	}
-	return nil
+	return p.endInflate(size)
 }
 
 // readDelta inflates a delta of size bytes into p.delta.
@@ -555,10 +606,10 @@ func (p *packParser) readDelta(size int64) ([]byte, error) {
 	if err := p.checkSize(size); err != nil {
 		return nil, err
 	}
-	if int64(cap(p.delta)) < size {
-		p.delta = make([]byte, max(size, 32<<10))
+	if int64(cap(p.scr.delta)) < size {
+		p.scr.delta = make([]byte, max(size, 32<<10))
 	}
-	d := p.delta[:size]
+	d := p.scr.delta[:size]
 	return d, p.inflate(d)
 }
 

@@ -97,17 +97,19 @@ func (r *runner) run(ctx context.Context) (*outcome, error) {
 		if err != nil {
 			return nil, err
 		}
+		var guess *sourceGuess
 		if claim != nil {
 			defer claim.abandon() // a no-op once finished
-			rec, err = r.fetchRecord(ctx, remote, freight)
+			rec, guess, err = r.fetchRecord(ctx, remote, freight)
 			claim.finish(rec, err)
 			if err != nil {
+				guess.stop()
 				return nil, err
 			}
 		} else {
 			r.logCachedRecord(rec, freight)
 		}
-		if err := r.check(ctx, rec); err != nil {
+		if err := r.check(ctx, rec, guess); err != nil {
 			return nil, err
 		}
 		out.record = rec
@@ -135,8 +137,10 @@ func (r *runner) run(ctx context.Context) (*outcome, error) {
 			// cached) and the targets at the tip; the reads below then cost
 			// nothing.
 			reads := map[plumbing.Hash][]string{}
+			var guess *sourceGuess
 			if cached == nil {
 				reads[freight] = []string{path.Join(r.plan.BuildLockDir, warehouse.CurrentName)}
+				guess = r.guessSource(ctx, remote, freight)
 			}
 			reads[tip.Commit()] = append(reads[tip.Commit()], r.targetPaths()...)
 			if err := remote.Prefetch(ctx, reads); err != nil {
@@ -150,7 +154,9 @@ func (r *runner) run(ctx context.Context) (*outcome, error) {
 				claim.finish(rec, checkErr)
 			}
 			if checkErr == nil {
-				checkErr = r.check(ctx, rec)
+				checkErr = r.check(ctx, rec, guess)
+			} else {
+				guess.stop()
 			}
 			if checkErr != nil {
 				rec = nil
@@ -240,12 +246,15 @@ func (r *runner) run(ctx context.Context) (*outcome, error) {
 	return out, nil
 }
 
-// fetchRecord fetches the Freight commit and reads the record there.
-func (r *runner) fetchRecord(ctx context.Context, remote *gitrepo.Remote, freight plumbing.Hash) (*warehouse.Record, error) {
+// fetchRecord fetches the Freight commit and reads the record there; the
+// source check starts meanwhile when it can be guessed (see sourceGuess).
+func (r *runner) fetchRecord(ctx context.Context, remote *gitrepo.Remote, freight plumbing.Hash) (*warehouse.Record, *sourceGuess, error) {
 	if err := remote.Fetch(ctx, freight); err != nil {
-		return nil, fmt.Errorf("fetching the Freight commit: %w", err)
+		return nil, nil, fmt.Errorf("fetching the Freight commit: %w", err)
 	}
-	return r.readRecord(ctx, remote, freight)
+	guess := r.guessSource(ctx, remote, freight)
+	rec, err := r.readRecord(ctx, remote, freight)
+	return rec, guess, err
 }
 
 func (r *runner) logCachedRecord(rec *warehouse.Record, freight plumbing.Hash) {
@@ -256,7 +265,8 @@ func (r *runner) logCachedRecord(rec *warehouse.Record, freight plumbing.Hash) {
 // warehouse.CheckSet, on every call, cached record or not: a tag can move
 // and a source commit can vanish. Checks against the registry and the
 // source repository run concurrently.
-func (r *runner) check(ctx context.Context, rec *warehouse.Record) error {
+func (r *runner) check(ctx context.Context, rec *warehouse.Record, guess *sourceGuess) error {
+	defer guess.stop()
 	if err := r.checkPackaging(rec); err != nil {
 		return err
 	}
@@ -273,6 +283,10 @@ func (r *runner) check(ctx context.Context, rec *warehouse.Record) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if ok, err := guess.result(ctx, rec); ok {
+				errs[1] = err
+				return
+			}
 			errs[1] = r.checkSource(ctx, rec)
 		}()
 	}
@@ -366,7 +380,12 @@ func (r *runner) checkImage(ctx context.Context, rec *warehouse.Record) error {
 }
 
 func (r *runner) checkSource(ctx context.Context, rec *warehouse.Record) error {
-	src := rec.Packaging.SourceRepo
+	return r.probeSource(ctx, rec.Packaging.SourceRepo, rec.GitCommit, rec.Packaging.SourcePath)
+}
+
+// probeSource proves that commit and path exist in the source repository
+// src.
+func (r *runner) probeSource(ctx context.Context, src, commit, srcPath string) error {
 	if err := r.plan.CheckURL(src); err != nil {
 		return Terminal(fmt.Errorf("the build-lock's packaging.sourceRepo: %w", err))
 	}
@@ -375,13 +394,95 @@ func (r *runner) checkSource(ctx context.Context, rec *warehouse.Record) error {
 	if sameHost(src, r.plan.RepoURL) {
 		auth = r.plan.GitAuth
 	}
-	stats, err := gitrepo.ProbePath(ctx, src, plumbing.NewHash(rec.GitCommit), rec.Packaging.SourcePath, r.gitOptions(src, auth))
+	stats, err := gitrepo.ProbePath(ctx, src, plumbing.NewHash(commit), srcPath, r.gitOptions(src, auth))
 	if err != nil {
-		return fmt.Errorf("checking source %s at %s: %w", rec.Packaging.SourcePath, short(rec.GitCommit), err)
+		return fmt.Errorf("checking source %s at %s: %w", srcPath, short(commit), err)
 	}
-	r.log.Info("source commit verified", "commit", short(rec.GitCommit), "path", rec.Packaging.SourcePath,
+	r.log.Info("source commit verified", "commit", short(commit), "path", srcPath,
 		"requests", stats.Requests, "bytes", stats.BytesReceived)
 	return nil
+}
+
+// sourceGuess is a source check started before the record is read, so that
+// it runs while the record's blob is fetched. It takes the repository and
+// path the config expects (packaging.sourceRepo and sourcePath) and the
+// gitCommit the Freight's build-lock directory names without reading any
+// file: current.yaml and its twin git-<gitCommit>.yaml are byte-identical,
+// so they share one blob ID. Its outcome counts only if the record then
+// names exactly that commit, repository and path; otherwise the check runs
+// again with the record's values.
+type sourceGuess struct {
+	repo, commit, path string
+	done               chan struct{}
+	err                error
+	cancel             context.CancelFunc
+}
+
+// guessSource starts a sourceGuess, or returns nil when the config does not
+// pin the source or the directory does not name one commit.
+func (r *runner) guessSource(ctx context.Context, remote *gitrepo.Remote, freight plumbing.Hash) *sourceGuess {
+	want := r.plan.Packaging
+	if !r.plan.Checks.SourceCommit || want.SourceRepo == "" || want.SourcePath == "" {
+		return nil
+	}
+	files, err := remote.ListDir(ctx, freight, r.plan.BuildLockDir)
+	if err != nil {
+		return nil // reading the record reports it
+	}
+	var cur plumbing.Hash
+	for _, f := range files {
+		if path.Base(f.Path) == warehouse.CurrentName {
+			cur = f.Hash
+		}
+	}
+	commit := ""
+	for _, f := range files {
+		name := path.Base(f.Path)
+		c := strings.TrimSuffix(strings.TrimPrefix(name, "git-"), ".yaml")
+		if cur.IsZero() || f.Hash != cur || name == warehouse.CurrentName || warehouse.HistoricalName(c) != name || !plumbing.IsHash(c) {
+			continue
+		}
+		if commit != "" {
+			return nil
+		}
+		commit = c
+	}
+	if commit == "" {
+		return nil
+	}
+	gctx, cancel := context.WithCancel(ctx)
+	g := &sourceGuess{repo: want.SourceRepo, commit: commit, path: want.SourcePath, done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(g.done)
+		g.err = r.probeSource(gctx, g.repo, g.commit, g.path)
+	}()
+	return g
+}
+
+// result waits for the guess's outcome and returns it with ok=true if the
+// guess is about what rec names; otherwise it stops the guess and returns
+// ok=false.
+func (g *sourceGuess) result(ctx context.Context, rec *warehouse.Record) (ok bool, err error) {
+	if g == nil {
+		return false, nil
+	}
+	if rec.GitCommit != g.commit || rec.Packaging.SourceRepo != g.repo || rec.Packaging.SourcePath != g.path {
+		g.stop()
+		return false, nil
+	}
+	select {
+	case <-g.done:
+		return true, g.err
+	case <-ctx.Done():
+		return true, ctx.Err()
+	}
+}
+
+// stop cancels the guess if it is still running. Safe on nil.
+func (g *sourceGuess) stop() {
+	if g != nil {
+		g.cancel()
+	}
 }
 
 // editTargets reads every target file at the tip and applies the release.

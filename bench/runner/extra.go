@@ -53,6 +53,7 @@ func stepConfig(c config, repo, freight string) map[string]any {
 		"buildLockDir":      "warehouses/codeai/builds",
 		"targets":           []any{map[string]any{"deploymentFile": map[string]any{}}},
 		"checks":            map[string]any{"imageDigest": true, "sourceCommit": true},
+		"packaging":         map[string]any{"kind": "helm", "sourceRepo": c.meta.SourceURL, "sourcePath": "k8s/helm"},
 		"insecureHTTPHosts": []any{},
 	}
 }

@@ -348,6 +348,7 @@ func runOnce(c config, sc scenario, rm benchdata.RepoMeta, repoDir string, w way
 		"BRANCH=main",
 		"BUILDS=warehouses/codeai/builds",
 		"ARGO_REFS="+c.bin,
+		"SOURCE_URL="+c.meta.SourceURL,
 	)
 	var out bytes.Buffer
 	cmd.Stdout = &out

@@ -83,14 +83,7 @@ func (r *Remote) uploadPackN(ctx context.Context, caps *capability.List, wants, 
 			_ = req.Capabilities.Set(capability.ThinPack)
 		}
 	}
-	for _, c := range []capability.Capability{capability.OFSDelta, capability.NoProgress} {
-		if caps.Supports(c) {
-			_ = req.Capabilities.Set(c)
-		}
-	}
-	if caps.Supports(capability.Agent) {
-		_ = req.Capabilities.Set(capability.Agent, capability.DefaultAgent())
-	}
+	setBasicCaps(req, caps)
 	if depth > 0 {
 		_ = req.Capabilities.Set(capability.Shallow)
 		req.Depth = packp.DepthCommits(depth)
@@ -103,22 +96,13 @@ func (r *Remote) uploadPackN(ctx context.Context, caps *capability.List, wants, 
 		req.Filter = filter
 	}
 
-	sess, err := r.client.NewUploadPackSession(r.ep, r.authMethod())
+	res, sn, done, err := r.sendUploadPack(ctx, req)
 	if err != nil {
-		return r.classify(ctx, err)
+		return err
 	}
-	defer sess.Close()
-	sctx, sn := withSniffer(ctx)
-	res, err := sess.UploadPack(sctx, req)
-	if err != nil {
-		if msg, ok := sn.errLine(); ok {
-			return &serverError{msg: msg}
-		}
-		return r.classify(ctx, err)
-	}
-	defer res.Close()
+	defer done()
 	// Read the pack first, so the store is not locked during network I/O.
-	var body io.Reader = res
+	body := res
 	if limit > 0 {
 		body = io.LimitReader(res, limit+1)
 	}
@@ -148,6 +132,51 @@ func (r *Remote) uploadPackN(ctx context.Context, caps *capability.List, wants, 
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.storeLocked(objs)
+}
+
+// setBasicCaps asks for what every upload-pack request here wants when the
+// server offers it: offset deltas, no progress, and our agent name. No
+// side-band: the answer is the pack itself, after the shallow and NAK lines
+// go-git reads.
+func setBasicCaps(req *packp.UploadPackRequest, caps *capability.List) {
+	for _, c := range []capability.Capability{capability.OFSDelta, capability.NoProgress} {
+		if caps.Supports(c) {
+			_ = req.Capabilities.Set(c)
+		}
+	}
+	if caps.Supports(capability.Agent) {
+		_ = req.Capabilities.Set(capability.Agent, capability.DefaultAgent())
+	}
+}
+
+// sendUploadPack sends req and returns the pack that answers it, the
+// sniffer holding the answer's first bytes (for ERR lines), and done, which
+// closes the answer and the session. An ERR line instead of an answer is a
+// *serverError.
+func (r *Remote) sendUploadPack(ctx context.Context, req *packp.UploadPackRequest) (pack io.Reader, sn *sniffer, done func(), err error) {
+	sess, err := r.client.NewUploadPackSession(r.ep, r.authMethod())
+	if err != nil {
+		return nil, nil, nil, r.classify(ctx, err)
+	}
+	sctx, sn := withSniffer(ctx)
+	res, err := sess.UploadPack(sctx, req)
+	if err != nil {
+		sess.Close()
+		if msg, ok := sn.errLine(); ok {
+			return nil, nil, nil, &serverError{msg: msg}
+		}
+		return nil, nil, nil, r.classify(ctx, err)
+	}
+	return res, sn, func() {
+		res.Close()
+		sess.Close()
+	}, nil
+}
+
+// storeLocked adds objects read from a pack to the store. Callers hold r.mu
+// for writing.
+func (r *Remote) storeLocked(objs []*packObject) error {
 	for _, obj := range objs {
 		if _, err := r.store.SetEncodedObject(obj); err != nil {
 			return fmt.Errorf("storing object %s: %w", obj.Hash(), err)

@@ -16,6 +16,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/storage/memory"
 
+	"github.com/argo-refs/argo-refs/internal/faults"
 	"github.com/argo-refs/argo-refs/internal/gittest"
 )
 
@@ -359,34 +360,6 @@ func TestUploadPackStoresWhatGoGitWould(t *testing.T) {
 
 func h(s string) plumbing.Hash { return plumbing.NewHash(s) }
 
-// cutWriter passes the first `at` bytes of an answer and then ends it
-// cleanly, as a proxy dropping the connection would; or, with flip, passes
-// it whole with byte `at` inverted.
-type cutWriter struct {
-	http.ResponseWriter
-	at   int64
-	flip bool
-	n    int64
-}
-
-func (w *cutWriter) Write(p []byte) (int, error) {
-	start := w.n
-	w.n += int64(len(p))
-	switch {
-	case w.flip:
-		if w.at >= start && w.at < w.n {
-			p = bytes.Clone(p)
-			p[w.at-start] ^= 0xff
-		}
-	case start >= w.at:
-		return len(p), nil
-	case w.n > w.at:
-		_, err := w.ResponseWriter.Write(p[:w.at-start])
-		return len(p), err
-	}
-	return w.ResponseWriter.Write(p)
-}
-
 // TestFetchOfABrokenPackFails: a fetch whose pack is cut anywhere (also
 // exactly before its checksum, which go-git's Parser accepts) or has a
 // byte changed fails, and not with "not found"; nothing of it is stored.
@@ -404,11 +377,8 @@ func TestFetchOfABrokenPackFails(t *testing.T) {
 				return
 			}
 			mu.Lock()
-			cw := &cutWriter{ResponseWriter: &recordingWriter{ResponseWriter: w}, at: at, flip: flip}
+			cw := &faults.CorruptWriter{ResponseWriter: &recordingWriter{ResponseWriter: w}, At: at, Flip: flip}
 			mu.Unlock()
-			if cw.at < 0 {
-				cw.at = 1 << 62
-			}
 			next.ServeHTTP(cw, r)
 			mu.Lock()
 			last = cw.ResponseWriter.(*recordingWriter).buf.Bytes()

@@ -38,36 +38,18 @@ func (r *Remote) fetchCommitStreaming(ctx context.Context, caps *capability.List
 	}
 	req := packp.NewUploadPackRequest()
 	req.Wants = []plumbing.Hash{commit}
-	// No side-band: the answer is the pack itself, after the shallow and
-	// NAK lines, which go-git reads.
-	for _, c := range []capability.Capability{capability.OFSDelta, capability.NoProgress} {
-		if caps.Supports(c) {
-			_ = req.Capabilities.Set(c)
-		}
-	}
-	if caps.Supports(capability.Agent) {
-		_ = req.Capabilities.Set(capability.Agent, capability.DefaultAgent())
-	}
+	setBasicCaps(req, caps)
 	// Without `shallow` the whole history comes down, as in uploadPackN.
 	if caps.Supports(capability.Shallow) {
 		_ = req.Capabilities.Set(capability.Shallow)
 		req.Depth = packp.DepthCommits(1)
 	}
 
-	sess, err := r.client.NewUploadPackSession(r.ep, r.authMethod())
+	res, sn, done, err := r.sendUploadPack(ctx, req)
 	if err != nil {
-		return r.classify(ctx, err)
+		return err
 	}
-	defer sess.Close()
-	sctx, sn := withSniffer(ctx)
-	res, err := sess.UploadPack(sctx, req)
-	if err != nil {
-		if msg, ok := sn.errLine(); ok {
-			return &serverError{msg: msg}
-		}
-		return r.classify(ctx, err)
-	}
-	defer res.Close()
+	defer done()
 
 	// Bases of REF_DELTA entries not in the pack: objects held already.
 	heldBase := func(h plumbing.Hash) plumbing.EncodedObject {
@@ -95,10 +77,8 @@ func (r *Remote) fetchCommitStreaming(ctx context.Context, caps *capability.List
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, obj := range objs {
-		if _, err := r.store.SetEncodedObject(obj); err != nil {
-			return fmt.Errorf("storing object %s: %w", obj.Hash(), err)
-		}
+	if err := r.storeLocked(objs); err != nil {
+		return err
 	}
 	if _, ok := r.store.ObjectStorage.Commits[commit]; ok {
 		r.rememberOnServer(commit)

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/argo-refs/argo-refs/internal/faults"
 	"github.com/argo-refs/argo-refs/internal/gittest"
 	"github.com/argo-refs/argo-refs/warehouse/gitrepo"
 )
@@ -95,39 +96,6 @@ func randomBlobs(total, size int, seed byte) []gittest.Entry {
 	return out
 }
 
-// faultyWriter passes through the first `at` bytes of an answer and then
-// ends it cleanly, as a proxy that drops a connection in the middle would;
-// or, with flip, passes the whole answer with byte `at` inverted.
-type faultyWriter struct {
-	http.ResponseWriter
-	at   int64
-	flip bool
-	n    int64
-	head []byte // the first 1 KiB written
-}
-
-func (w *faultyWriter) Write(p []byte) (int, error) {
-	start := w.n
-	w.n += int64(len(p))
-	if room := 1024 - len(w.head); room > 0 {
-		w.head = append(w.head, p[:min(room, len(p))]...)
-	}
-	switch {
-	case w.flip:
-		if w.at >= start && w.at < w.n {
-			q := bytes.Clone(p)
-			q[w.at-start] ^= 0xff
-			p = q
-		}
-	case start >= w.at:
-		return len(p), nil
-	case w.n > w.at:
-		_, err := w.ResponseWriter.Write(p[:w.at-start])
-		return len(p), err
-	}
-	return w.ResponseWriter.Write(p)
-}
-
 // TestProbePathWithoutFilterOnABrokenPack: a pack cut short anywhere, or
 // with a byte changed, gives an error, neither a panic nor a hang, and not
 // a "not found".
@@ -150,14 +118,11 @@ func TestProbePathWithoutFilterOnABrokenPack(t *testing.T) {
 			served.Add(1)
 			defer served.Done()
 			mu.Lock()
-			fw := &faultyWriter{ResponseWriter: w, at: cut, flip: flip}
+			fw := &faults.CorruptWriter{ResponseWriter: w, At: cut, Flip: flip}
 			mu.Unlock()
-			if fw.at < 0 {
-				fw.at = 1 << 62
-			}
 			next.ServeHTTP(fw, r)
 			mu.Lock()
-			last, head = fw.n, fw.head
+			last, head = fw.N, fw.Head
 			mu.Unlock()
 		})
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -136,7 +137,20 @@ func runStepCommand(ctx context.Context, kind step.Kind, io stdio, fs *flag.Flag
 
 	if path := getenv(customstep.OutputEnv); path != "" {
 		if err := customstep.WriteFile(path, res.Output); err != nil {
-			return &exitError{code: exitFailed, err: err}
+			code := customstep.ExitCode(res)
+			switch {
+			case code != exitOK:
+				// The step's own outcome says more.
+				fmt.Fprintf(io.stderr, "argo-refs: also: %v\n", err)
+				return &exitError{code: code, err: resultError(res)}
+			case errors.Is(err, customstep.ErrOutputTooLarge):
+				// A re-run would produce the same outputs.
+				return &exitError{code: exitFailed, err: err}
+			default:
+				// The step did its work; a re-run finds it done
+				// (changed=false) and writes the outputs again.
+				return &exitError{code: exitTransient, err: fmt.Errorf("the step succeeded, but %w; running it again is safe", err)}
+			}
 		}
 	}
 	if err := printResult(io.stdout, f.output, res); err != nil {

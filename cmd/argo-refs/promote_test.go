@@ -394,3 +394,29 @@ func TestStepCommandHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestStepCommandOutputFileUnwritable: when $KARGO_OUTPUT cannot be written
+// after the step succeeded, the exit is 3 (retryable: a re-run finds the
+// work done and writes the outputs again); after a failed step, the step's
+// own exit code stands.
+func TestStepCommandOutputFileUnwritable(t *testing.T) {
+	cfg := writeTestFile(t, "config.yaml", testConfigYAML)
+	outFile := filepath.Join(t.TempDir(), "no-such-dir", "kargo-output")
+	for _, tc := range []struct {
+		name   string
+		res    step.Result
+		code   int
+		stderr string
+	}{
+		{"after success", step.Result{Status: kargo.StatusSucceeded, Output: map[string]any{"changed": true}}, exitTransient, "the step succeeded, but writing outputs to"},
+		{"after a failure", step.Result{Status: kargo.StatusFailed, Terminal: true, Message: "tag moved", Output: map[string]any{"releaseId": "git-1"}}, exitFailed, "also: writing outputs to"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			swapRunStep(t, tc.res)
+			r := runArgoRefs(t, map[string]string{"KARGO_OUTPUT": outFile}, "promote", "--config", cfg, "--gitops-commit", stepTestSHA)
+			if r.code != tc.code || !strings.Contains(r.stderr, tc.stderr) {
+				t.Fatalf("exit %d, stderr %q; want %d and %q", r.code, r.stderr, tc.code, tc.stderr)
+			}
+		})
+	}
+}

@@ -386,6 +386,37 @@ func TestTwoStagesAtOnceBothLand(t *testing.T) {
 	}
 }
 
+// TestSamePromotionTwiceAtOnceMakesOneCommit: kargo-extended's client
+// retries a call that outlives its 30 s timeout, so one promotion can run
+// twice at once. Both calls succeed and the branch gets one commit.
+func TestSamePromotionTwiceAtOnceMakesOneCommit(t *testing.T) {
+	f := newFixture(t, fixtureOpt{})
+	start := f.tip(t)
+	var wg sync.WaitGroup
+	results := make([]Result, 2)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = Run(context.Background(), KindPromote, f.context("staging"), f.config(t, nil), Options{})
+		}()
+	}
+	wg.Wait()
+	changed := 0
+	for _, res := range results {
+		wantStatus(t, res, kargo.StatusSucceeded, false)
+		if res.Output["changed"] == true {
+			changed++
+		}
+	}
+	if got := gittest.Git(t, f.gitopsDir, "rev-list", "--count", start+"..main"); got != "1" || changed != 1 {
+		t.Fatalf("%s commits, %d calls reporting changed=true; want 1 and 1", got, changed)
+	}
+	if got := f.show(t, "main", "apps/codeai/deployments/staging/deployment.yaml"); !strings.Contains(got, f.srcCommit) {
+		t.Fatalf("staging not promoted:\n%s", got)
+	}
+}
+
 func TestKustomizationAndApplicationTargets(t *testing.T) {
 	f := newFixture(t, fixtureOpt{kustomize: true})
 	res := f.run(t, KindPromote, "staging", map[string]any{"targets": []any{

@@ -48,15 +48,11 @@ func (r *Remote) uploadPack(ctx context.Context, caps *capability.List, wants, h
 	return r.uploadPackN(ctx, caps, wants, haves, depth, filter, 0)
 }
 
-// uploadPackLimited is uploadPack without haves, failing with errTooLarge
-// once the answer exceeds limit bytes.
-func (r *Remote) uploadPackLimited(ctx context.Context, caps *capability.List, wants []plumbing.Hash, depth int, filter packp.Filter, limit int64) error {
-	return r.uploadPackN(ctx, caps, wants, nil, depth, filter, limit)
-}
-
 // errTooLarge is an upload-pack answer over the caller's limit.
 var errTooLarge = errors.New("answer larger than expected")
 
+// uploadPackN is uploadPack failing with errTooLarge once the answer
+// exceeds limit bytes (0: no limit).
 func (r *Remote) uploadPackN(ctx context.Context, caps *capability.List, wants, haves []plumbing.Hash, depth int, filter packp.Filter, limit int64) error {
 	req := packp.NewUploadPackRequest()
 	req.Wants = append([]plumbing.Hash(nil), wants...)

@@ -167,19 +167,13 @@ func (r *Remote) probe(ctx context.Context, commit plumbing.Hash, p string) erro
 // fetchProbeCommit fetches commit with the first levels of its trees and
 // returns the capabilities to fetch further trees with.
 func (r *Remote) fetchProbeCommit(ctx context.Context, commit plumbing.Hash, components int) (*capability.List, error) {
-	wants := []plumbing.Hash{commit}
 	notFound := func() error {
 		return fmt.Errorf("fetching %s from %s: %w", short(commit), r.url, ErrCommitNotFound)
 	}
 	// Straight to upload-pack, with the capabilities every filtering server
 	// has. Anything but a clear answer sends us the usual way below.
 	caps := assumedCaps()
-	err := r.uploadPackLimited(ctx, caps, wants, 1, firstProbeFilter(components, r.allowsTreeDepth()), speculativeLimit)
-	if refusesTreeDepth(err) {
-		treeZeroOnly.Store(r.hostKey(), true)
-		r.log.Debug("the server allows filter tree:0 only; walking trees by ID", "url", r.url)
-		err = r.uploadPackLimited(ctx, caps, wants, 1, packp.FilterTreeDepth(0), speculativeLimit)
-	}
+	err := r.fetchCommitTrees(ctx, caps, commit, components, speculativeLimit)
 	var se *serverError
 	switch {
 	case err == nil:
@@ -210,11 +204,7 @@ func (r *Remote) fetchProbeCommit(ctx context.Context, commit plumbing.Hash, com
 		}
 		return caps, nil
 	}
-	err = r.uploadPack(ctx, caps, wants, nil, 1, firstProbeFilter(components, r.allowsTreeDepth()))
-	if refusesTreeDepth(err) {
-		treeZeroOnly.Store(r.hostKey(), true)
-		err = r.uploadPack(ctx, caps, wants, nil, 1, packp.FilterTreeDepth(0))
-	}
+	err = r.fetchCommitTrees(ctx, caps, commit, components, 0)
 	if errors.As(err, &se) && se.notOurRef() {
 		return nil, notFound()
 	}
@@ -222,6 +212,21 @@ func (r *Remote) fetchProbeCommit(ctx context.Context, commit plumbing.Hash, com
 		return nil, fmt.Errorf("probing %s in %s: %w", short(commit), r.url, err)
 	}
 	return caps, nil
+}
+
+// fetchCommitTrees fetches commit at depth 1 with the first levels of its
+// trees (see firstProbeFilter). A server that refuses tree filters deeper
+// than tree:0 is remembered as such and asked again with tree:0. A limit
+// over 0 bounds each answer (see uploadPackN).
+func (r *Remote) fetchCommitTrees(ctx context.Context, caps *capability.List, commit plumbing.Hash, components int, limit int64) error {
+	wants := []plumbing.Hash{commit}
+	err := r.uploadPackN(ctx, caps, wants, nil, 1, firstProbeFilter(components, r.allowsTreeDepth()), limit)
+	if refusesTreeDepth(err) {
+		treeZeroOnly.Store(r.hostKey(), true)
+		r.log.Debug("the server allows filter tree:0 only; walking trees by ID", "url", r.url)
+		err = r.uploadPackN(ctx, caps, wants, nil, 1, packp.FilterTreeDepth(0), limit)
+	}
+	return err
 }
 
 // ensureTree fetches one tree object by ID, without its subtrees or blobs,

@@ -302,7 +302,7 @@ func TestCustomStepUnreachableRegistryIsTransient(t *testing.T) {
 	s := newSandbox(t)
 	const timeout = 4 * time.Second
 	cfg := s.writeFile(t, "config.yaml", strings.Replace(f.configYAML(""), "timeout: 20s\n", "timeout: "+timeout.String()+"\n", 1))
-	f.reg.Close() // its port now refuses connections
+	f.reg.Down() // its port stays ours and drops every connection
 	tip := f.tip(t)
 
 	r := s.runStep(t, nil, stepArgs("promote", "staging", f.freight, "--config="+cfg)...)

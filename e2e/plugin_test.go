@@ -417,7 +417,7 @@ func TestStepPluginEndToEnd(t *testing.T) {
 	})
 
 	t.Run("registry down", func(t *testing.T) {
-		f.reg.Close()
+		f.reg.Down()
 		cfg := f.configJSON(map[string]any{"timeout": "3s"})
 		r := sc.post(t, pluginToken, kargoRequest(f, s, "argo-refs-verify", "production", cfg))
 		wantStep(t, r, "Errored", false) // Kargo may retry it

@@ -303,9 +303,7 @@ func TestContextBoundsRetries(t *testing.T) {
 }
 
 func TestConnectionRefused(t *testing.T) {
-	reg := regtest.New(t)
-	host := reg.Host
-	reg.Close()
+	host := regtest.RefusingHost(t)
 	c := newClient(t, fastOptions())
 	_, err := c.Resolve(testCtx(t), host+"/app:v1")
 	if !errors.Is(err, ErrUnavailable) {

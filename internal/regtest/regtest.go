@@ -53,6 +53,7 @@ type Registry struct {
 	tokens map[string]grant
 
 	requests, tokenRequests, manifestRequests atomic.Int64
+	down                                      atomic.Bool
 }
 
 // grant is what a token allows: repository name → pull, until expires.
@@ -95,7 +96,9 @@ func New(t testing.TB, opts ...Option) *Registry {
 	for i := len(r.mws) - 1; i >= 0; i-- {
 		h = r.mws[i](h)
 	}
-	r.srv = httptest.NewServer(r.count(h))
+	r.srv = httptest.NewUnstartedServer(r.count(h))
+	r.srv.Listener = dropListener{Listener: r.srv.Listener, down: &r.down}
+	r.srv.Start()
 	r.admin = httptest.NewServer(inner)
 	t.Cleanup(r.admin.Close)
 	t.Cleanup(r.srv.Close)
@@ -345,8 +348,8 @@ func ctx(t testing.TB) context.Context {
 	return c
 }
 
-// Close stops the registry before the test ends, e.g. to test a registry
-// that is down; its Host then refuses connections.
+// Close stops the registry before the test ends. Its port is then free for
+// any other test to take; to test a registry that is down, use Down.
 func (r *Registry) Close() {
 	r.srv.Close()
 	r.admin.Close()

@@ -93,9 +93,12 @@ type StepRequest struct {
 	Step    StepRequestStep `json:"step"`
 }
 
-// HealthCheck asks Kargo to run a health check after the step.
+// HealthCheck asks Kargo to run a health check after the step. It is
+// Kargo's health.Criteria (pkg/health), whose fields Kind and Input carry no
+// JSON tags: Kargo decodes the keys case-insensitively, so "kind" and
+// "input" reach it; a key spelled "type" is dropped without a word.
 type HealthCheck struct {
-	Type  string         `json:"type"`
+	Kind  string         `json:"kind"`
 	Input map[string]any `json:"input,omitempty"`
 }
 

@@ -1220,11 +1220,7 @@ func TestExamplePluginConfigMapMatchesPlugin(t *testing.T) {
 // TestExamplePluginFilesAreGenerated regenerates plugin.yaml and its
 // ConfigMap and compares them byte for byte with the committed files.
 func TestExamplePluginFilesAreGenerated(t *testing.T) {
-	var kinds []string
-	for _, k := range step.Kinds {
-		kinds = append(kinds, string(k))
-	}
-	p, err := manifests.NewStepPlugin(manifests.Options{Image: pluginImage, StepKinds: kinds})
+	p, err := manifests.NewStepPlugin(manifests.Options{Image: pluginImage, Steps: manifests.ArgoRefsSteps()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1317,11 +1313,13 @@ func checkCustomStepSpec(t *testing.T, d doc) {
 	if len(cmd) < 2 || cmd[0] != "/argo-refs" || cmd[1] != wantVerb {
 		t.Errorf("%s: command = %v, want /argo-refs %s ...", d, cmd, wantVerb)
 	}
-	if _, err := time.ParseDuration(str(spec, "defaultTimeout")); err != nil {
-		t.Errorf("%s: defaultTimeout: %v", d, err)
+	// The custom step declares what plugin.yaml declares for the same kind.
+	declared := step.DeclaredFor(step.Kind(d.name()))
+	if got, err := time.ParseDuration(str(spec, "defaultTimeout")); err != nil || got != declared.Timeout {
+		t.Errorf("%s: defaultTimeout = %q (%v), want %s", d, str(spec, "defaultTimeout"), err, declared.Timeout)
 	}
-	if n, _ := dig(spec, "defaultErrorThreshold").(int); n < 1 {
-		t.Errorf("%s: defaultErrorThreshold = %v, want a positive number", d, dig(spec, "defaultErrorThreshold"))
+	if n, _ := dig(spec, "defaultErrorThreshold").(int); n != int(declared.ErrorThreshold) {
+		t.Errorf("%s: defaultErrorThreshold = %v, want %d", d, dig(spec, "defaultErrorThreshold"), declared.ErrorThreshold)
 	}
 	if dig(spec, "resources", "requests") == nil || dig(spec, "resources", "limits") == nil {
 		t.Errorf("%s: resources needs requests and limits", d)

@@ -2,6 +2,7 @@ package step
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/argo-refs/argo-refs/step/kargo"
 )
@@ -19,6 +20,29 @@ const (
 
 // Kinds lists every step kind, in the order help texts show them.
 var Kinds = []Kind{KindPromote, KindVerify}
+
+// Declared is what a runtime that lets a plugin declare them (kargo-extended's
+// plugin.yaml, a CustomPromotionStep) is told about a step kind. Without
+// them kargo-extended gives a step an error threshold of 1, so one registry
+// blip would fail the whole Promotion, and no timeout at all.
+type Declared struct {
+	// Timeout bounds the step across all of Kargo's calls and retries.
+	Timeout time.Duration
+	// ErrorThreshold is how many Errored (retryable) results in a row Kargo
+	// takes before it gives up.
+	ErrorThreshold uint32
+}
+
+// DeclaredFor returns the declared defaults of kind. A promote may retry a
+// push race and its own 5 minute network timeout once within 10 minutes; a
+// verify makes no push. Three Errored results in a row ride out a registry
+// or Git host blip; Failed results are terminal whatever the threshold.
+func DeclaredFor(kind Kind) Declared {
+	if kind == KindPromote {
+		return Declared{Timeout: 10 * time.Minute, ErrorThreshold: 3}
+	}
+	return Declared{Timeout: 5 * time.Minute, ErrorThreshold: 3}
+}
 
 // Context is what a runtime knows about the promotion a step runs in.
 type Context struct {

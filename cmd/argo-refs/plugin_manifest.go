@@ -8,7 +8,6 @@ import (
 	"fmt"
 
 	"github.com/argo-refs/argo-refs/internal/manifests"
-	"github.com/argo-refs/argo-refs/step"
 )
 
 // pluginManifestCmd prints the kargo-extended plugin.yaml and the ConfigMap
@@ -37,11 +36,7 @@ func pluginManifestCmd() *command {
 			if output != "plugin" && output != "configmap" && output != "both" {
 				return usageError("--output is %q, want plugin, configmap or both", output)
 			}
-			kinds := make([]string, 0, len(step.Kinds))
-			for _, k := range step.Kinds {
-				kinds = append(kinds, string(k))
-			}
-			out, err := renderPluginManifest(manifests.Options{Image: image, Name: name, Namespace: namespace, StepKinds: kinds}, output)
+			out, err := renderPluginManifest(manifests.Options{Image: image, Name: name, Namespace: namespace, Steps: manifests.ArgoRefsSteps()}, output)
 			if errors.Is(err, manifests.ErrInvalid) {
 				return &exitError{code: exitUsage, err: err}
 			}

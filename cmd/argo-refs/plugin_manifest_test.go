@@ -10,8 +10,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/argo-refs/argo-refs/internal/manifests"
@@ -72,8 +74,12 @@ spec:
         seccompProfile:
           type: RuntimeDefault
   steps:
-  - kind: argo-refs-promote
-  - kind: argo-refs-verify
+  - defaultErrorThreshold: 3
+    defaultTimeout: 10m
+    kind: argo-refs-promote
+  - defaultErrorThreshold: 3
+    defaultTimeout: 5m
+    kind: argo-refs-verify
 `
 
 const wantConfigMapHead = `apiVersion: v1
@@ -85,8 +91,12 @@ data:
 `
 
 const wantConfigMapTail = `  steps.yaml: |
-    - kind: argo-refs-promote
-    - kind: argo-refs-verify
+    - defaultErrorThreshold: 3
+      defaultTimeout: 10m
+      kind: argo-refs-promote
+    - defaultErrorThreshold: 3
+      defaultTimeout: 5m
+      kind: argo-refs-verify
 kind: ConfigMap
 metadata:
   labels:
@@ -122,7 +132,7 @@ func TestPluginManifestConfigMap(t *testing.T) {
 			Sidecar struct {
 				Container corev1.Container `json:"container"`
 			} `json:"sidecar"`
-			Steps []map[string]string `json:"steps"`
+			Steps []kargoExtendedStep `json:"steps"`
 		} `json:"spec"`
 	}
 	if err := yaml.Unmarshal([]byte(pluginOut), &pl); err != nil {
@@ -147,12 +157,53 @@ func TestPluginManifestConfigMap(t *testing.T) {
 	if !reflect.DeepEqual(c, pl.Spec.Sidecar.Container) {
 		t.Errorf("data[sidecar.container] = %+v\nwant the plugin's container %+v", c, pl.Spec.Sidecar.Container)
 	}
-	var steps []map[string]string
+	var steps []kargoExtendedStep
 	if err := yaml.UnmarshalStrict([]byte(cm.Data["steps.yaml"]), &steps); err != nil {
 		t.Fatalf("data[steps.yaml]: %v", err)
 	}
 	if !reflect.DeepEqual(steps, pl.Spec.Steps) {
 		t.Errorf("data[steps.yaml] = %v, want the plugin's steps %v", steps, pl.Spec.Steps)
+	}
+}
+
+// kargoExtendedStep is kargo-extended's spec.Step
+// (extended/pkg/argoworkflows/pkg/plugins/spec/plugin_types.go).
+type kargoExtendedStep struct {
+	Kind                  string          `json:"kind"`
+	DefaultTimeout        metav1.Duration `json:"defaultTimeout,omitempty"`
+	DefaultErrorThreshold uint32          `json:"defaultErrorThreshold,omitempty"`
+}
+
+// TestPluginManifestDeclaresTimeoutAndThreshold: without them kargo-extended
+// gives each step an error threshold of 1 (one registry blip fails the
+// Promotion) and no timeout.
+func TestPluginManifestDeclaresTimeoutAndThreshold(t *testing.T) {
+	code, out, errOut := runPluginManifest(t, "--image", "example.test/argo-refs:t1", "--output", "plugin")
+	if code != exitOK {
+		t.Fatalf("exit code = %d; stderr:\n%s", code, errOut)
+	}
+	var pl struct {
+		Spec struct {
+			Steps []kargoExtendedStep `json:"steps"`
+		} `json:"spec"`
+	}
+	if err := yaml.Unmarshal([]byte(out), &pl); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]kargoExtendedStep{
+		"argo-refs-promote": {Kind: "argo-refs-promote", DefaultTimeout: metav1.Duration{Duration: 10 * time.Minute}, DefaultErrorThreshold: 3},
+		"argo-refs-verify":  {Kind: "argo-refs-verify", DefaultTimeout: metav1.Duration{Duration: 5 * time.Minute}, DefaultErrorThreshold: 3},
+	}
+	if len(pl.Spec.Steps) != len(want) {
+		t.Fatalf("steps = %+v, want %d", pl.Spec.Steps, len(want))
+	}
+	for _, s := range pl.Spec.Steps {
+		if s != want[s.Kind] {
+			t.Errorf("step %+v, want %+v", s, want[s.Kind])
+		}
+		if s.DefaultErrorThreshold < 2 || s.DefaultTimeout.Duration <= 0 {
+			t.Errorf("step %s: a threshold of %d and a timeout of %s leave a blip fatal or the step unbounded", s.Kind, s.DefaultErrorThreshold, s.DefaultTimeout.Duration)
+		}
 	}
 }
 

@@ -3,10 +3,14 @@ package manifests
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/argo-refs/argo-refs/step"
 )
 
 // kargo-extended's wire names for a StepPlugin and the ConfigMap it is
@@ -40,7 +44,7 @@ const (
 	RunAs = 65532
 )
 
-// Options says what to generate. Image and StepKinds are required.
+// Options says what to generate. Image and Steps are required.
 type Options struct {
 	// Image is the argo-refs image the sidecar runs, e.g.
 	// ghcr.io/argo-refs/argo-refs:v0.1.0.
@@ -51,8 +55,9 @@ type Options struct {
 	// Namespace is where the ConfigMap is installed: kargo-system-resources
 	// for every Project, or one Project's namespace. Default: DefaultNamespace.
 	Namespace string
-	// StepKinds are the step kinds the plugin serves, in order.
-	StepKinds []string
+	// Steps are the step kinds the plugin serves, in order, with the
+	// timeout and error threshold kargo-extended should give each.
+	Steps []Step
 }
 
 // StepPlugin is kargo-extended's plugin.yaml.
@@ -84,9 +89,13 @@ type Sidecar struct {
 	Container                    Container `json:"container"`
 }
 
-// Step is one step kind a plugin serves.
+// Step is one step kind a plugin serves. kargo-extended reads
+// defaultTimeout as a Kubernetes duration and, when they are absent, gives
+// the step no timeout and an error threshold of 1.
 type Step struct {
-	Kind string `json:"kind"`
+	Kind                  string `json:"kind"`
+	DefaultTimeout        string `json:"defaultTimeout,omitempty"`
+	DefaultErrorThreshold uint32 `json:"defaultErrorThreshold,omitempty"`
 }
 
 // ConfigMap is the Kubernetes ConfigMap kargo-extended discovers a plugin by.
@@ -123,13 +132,10 @@ func NewStepPlugin(opts Options) (*StepPlugin, error) {
 	if len(opts.Name)+len(ConfigMapNameSuffix) > 63 {
 		return nil, fmt.Errorf("%w: name %q is too long: the ConfigMap name %q must fit in 63 characters", ErrInvalid, opts.Name, opts.Name+ConfigMapNameSuffix)
 	}
-	if len(opts.StepKinds) == 0 {
+	if len(opts.Steps) == 0 {
 		return nil, fmt.Errorf("%w: at least one step kind is required", ErrInvalid)
 	}
-	steps := make([]Step, 0, len(opts.StepKinds))
-	for _, k := range opts.StepKinds {
-		steps = append(steps, Step{Kind: k})
-	}
+	steps := slices.Clone(opts.Steps)
 
 	runAs := int64(RunAs)
 	p := &StepPlugin{
@@ -228,6 +234,11 @@ func (p *StepPlugin) Validate(reserved []string) error {
 			bad("spec.steps[%d].kind %q is duplicated", i, s.Kind)
 		}
 		seen[s.Kind] = true
+		if s.DefaultTimeout != "" {
+			if d, err := time.ParseDuration(s.DefaultTimeout); err != nil || d <= 0 {
+				bad("spec.steps[%d].defaultTimeout %q is not a positive duration", i, s.DefaultTimeout)
+			}
+		}
 		for _, r := range reserved {
 			if s.Kind == r {
 				bad("spec.steps[%d].kind %q collides with a built-in Kargo step kind", i, s.Kind)
@@ -294,4 +305,28 @@ func isDNSLabel(s string) bool {
 		}
 	}
 	return true
+}
+
+// ArgoRefsSteps lists argo-refs' step kinds with the timeout and error
+// threshold each declares (step.DeclaredFor), as plugin.yaml carries them.
+func ArgoRefsSteps() []Step {
+	steps := make([]Step, 0, len(step.Kinds))
+	for _, k := range step.Kinds {
+		d := step.DeclaredFor(k)
+		steps = append(steps, Step{Kind: string(k), DefaultTimeout: FormatDuration(d.Timeout), DefaultErrorThreshold: d.ErrorThreshold})
+	}
+	return steps
+}
+
+// FormatDuration writes d as Kubernetes manifests usually do ("10m", "90s",
+// "1h30m"): Go's form without its zero units.
+func FormatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

@@ -13,7 +13,7 @@ import (
 
 func newPlugin(t *testing.T) *manifests.StepPlugin {
 	t.Helper()
-	p, err := manifests.NewStepPlugin(manifests.Options{Image: "example.test/argo-refs:t1", StepKinds: []string{"argo-refs-promote", "argo-refs-verify"}})
+	p, err := manifests.NewStepPlugin(manifests.Options{Image: "example.test/argo-refs:t1", Steps: manifests.ArgoRefsSteps()})
 	if err != nil {
 		t.Fatalf("NewStepPlugin: %v", err)
 	}
@@ -37,6 +37,7 @@ func TestValidateRejectsWhatKargoExtendedRejects(t *testing.T) {
 		{"built-in kind", func(p *manifests.StepPlugin) { p.Spec.Steps[0].Kind = "git-push" }, []string{"git-clone", "git-push"}, `spec.steps[0].kind "git-push" collides with a built-in Kargo step kind`},
 		{"wrong kind", func(p *manifests.StepPlugin) { p.Kind = "ExecutorPlugin" }, nil, `kind is "ExecutorPlugin", want "StepPlugin"`},
 		{"no name", func(p *manifests.StepPlugin) { p.Metadata.Name = "" }, nil, "metadata.name is required"},
+		{"bad timeout", func(p *manifests.StepPlugin) { p.Spec.Steps[0].DefaultTimeout = "ten minutes" }, nil, `spec.steps[0].defaultTimeout "ten minutes" is not a positive duration`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newPlugin(t)
@@ -72,10 +73,10 @@ func TestNewStepPluginOptions(t *testing.T) {
 		opts manifests.Options
 		want string
 	}{
-		{"no image", manifests.Options{StepKinds: []string{"a"}}, "image is required"},
+		{"no image", manifests.Options{Steps: []manifests.Step{{Kind: "a"}}}, "image is required"},
 		{"no kinds", manifests.Options{Image: "x/y:z"}, "at least one step kind"},
-		{"long name", manifests.Options{Image: "x/y:z", Name: strings.Repeat("a", 60), StepKinds: []string{"a"}}, "must fit in 63 characters"},
-		{"bad namespace", manifests.Options{Image: "x/y:z", Namespace: "-ns", StepKinds: []string{"a"}}, `namespace "-ns" is not a DNS-1123 label`},
+		{"long name", manifests.Options{Image: "x/y:z", Name: strings.Repeat("a", 60), Steps: []manifests.Step{{Kind: "a"}}}, "must fit in 63 characters"},
+		{"bad namespace", manifests.Options{Image: "x/y:z", Namespace: "-ns", Steps: []manifests.Step{{Kind: "a"}}}, `namespace "-ns" is not a DNS-1123 label`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := manifests.NewStepPlugin(tc.opts)
@@ -108,7 +109,7 @@ func TestConfigMapKeepsLabelsAndNamesItLikeKargoExtended(t *testing.T) {
 // writes exactly what Kubernetes' own type would: it decodes strictly into
 // k8s.io/api's Container and marshals back to the same bytes.
 func TestContainerIsAValidCoreV1Container(t *testing.T) {
-	p, err := manifests.NewStepPlugin(manifests.Options{Image: "ghcr.io/argo-refs/argo-refs:v0.1.0", StepKinds: []string{"argo-refs-promote"}})
+	p, err := manifests.NewStepPlugin(manifests.Options{Image: "ghcr.io/argo-refs/argo-refs:v0.1.0", Steps: []manifests.Step{{Kind: "argo-refs-promote"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

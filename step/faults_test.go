@@ -479,3 +479,25 @@ func TestFaultKilledDuringPushConverges(t *testing.T) {
 		t.Fatalf("the commit changed:\n%s", changed)
 	}
 }
+
+// TestFaultPushRefusedForGoodIsTerminal: a pack the server will not unpack
+// (here over receive.maxInputSize; a strict host's fsck answers the same
+// way) cannot be fixed by a retry: Failed and terminal, one push, the
+// server's words in the message.
+func TestFaultPushRefusedForGoodIsTerminal(t *testing.T) {
+	t.Parallel()
+	f := newFaultFixture(t, []string{"staging"}, nil)
+	gittest.Git(t, f.gitopsDir, "config", "receive.maxInputSize", "16")
+	tip := f.tip(t)
+	res := f.run(t, "staging", nil)
+	wantStatus(t, res, kargo.StatusFailed, true)
+	if !errors.Is(res.Err, gitrepo.ErrPushRefused) || !strings.Contains(res.Message, "maximum allowed size") {
+		t.Fatalf("message %q (err %v), want the server's words", res.Message, res.Err)
+	}
+	if f.tip(t) != tip {
+		t.Fatal("the branch moved despite the refusal")
+	}
+	if n := f.git.Stats().Service(gittest.ServiceReceivePack).Requests; n != 1 {
+		t.Fatalf("%d pushes; a definite refusal must not be retried", n)
+	}
+}

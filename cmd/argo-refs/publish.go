@@ -218,7 +218,8 @@ func registryExit(err error) error {
 func publishExit(err error) error {
 	switch {
 	case errors.Is(err, warehouse.ErrConflict), errors.Is(err, gitrepo.ErrAuth),
-		errors.Is(err, gitrepo.ErrBranchNotFound), errors.Is(err, gitrepo.ErrPathOutsideRepo):
+		errors.Is(err, gitrepo.ErrBranchNotFound), errors.Is(err, gitrepo.ErrPathOutsideRepo),
+		errors.Is(err, gitrepo.ErrPushRefused):
 		return &exitError{code: exitFailed, err: err}
 	case errors.Is(err, warehouse.ErrInvalidRecord):
 		return &exitError{code: exitUsage, err: err}

@@ -199,3 +199,22 @@ func TestPublishRefusesATagThatMovedEvenWhenNothingIsPushed(t *testing.T) {
 		t.Fatal("the refused re-publish pushed")
 	}
 }
+
+// TestPublishRefusedPushIsNotTransient: a push the server refuses for good
+// (here a pack it will not unpack, over receive.maxInputSize) exits 1 with
+// the server's words, not 3, so CI does not retry it for ever.
+func TestPublishRefusedPushIsNotTransient(t *testing.T) {
+	p := newPublishEnv(t)
+	gittest.Git(t, p.bare, "config", "receive.maxInputSize", "16")
+	before := gittest.Git(t, p.bare, "rev-parse", "main")
+	code, _, errOut := p.run(t, p.args("--image-digest", p.dgst))
+	if code != exitFailed {
+		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitFailed, errOut)
+	}
+	if !strings.Contains(errOut, "pack exceeds maximum allowed size") {
+		t.Errorf("stderr does not carry the server's words:\n%s", errOut)
+	}
+	if gittest.Git(t, p.bare, "rev-parse", "main") != before {
+		t.Error("main moved")
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/argo-refs/argo-refs/internal/gittest"
 )
 
 func TestDemoTellsTheWholeStory(t *testing.T) {
@@ -33,5 +35,17 @@ func TestDemoTellsTheWholeStory(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(keep, "gitops.git", "HEAD")); err != nil {
 		t.Fatalf("--keep left no GitOps repository: %v", err)
+	}
+	// What --keep leaves must be readable by git: a pack holding an object
+	// twice made `git log --stat` fail on it.
+	for _, repo := range []string{"gitops.git", "source.git"} {
+		dir := filepath.Join(keep, repo)
+		if _, err := os.Stat(dir); err != nil {
+			continue
+		}
+		gittest.CheckRepo(t, dir)
+		if out := gittest.Git(t, dir, "log", "--stat", "--all"); out == "" {
+			t.Errorf("git log --stat of %s printed nothing", repo)
+		}
 	}
 }

@@ -224,10 +224,16 @@ func (s *Server) ResetStats() {
 
 // CreateRepo creates an empty bare repository `name` (e.g. "gitops.git")
 // whose default branch is main, open for pushes and for fetches of any
-// commit, tree or blob by ID with filters, and returns its URL.
+// commit, tree or blob by ID with filters, and returns its URL. It is as
+// strict as a careful host: every pushed object is checked
+// (receive.fsckObjects, transfer.fsckObjects) and every pushed pack is kept
+// as sent (receive.unpackLimit=1), so index-pack refuses a pack holding an
+// object twice. When the test ends, the repository must pass
+// `git fsck --strict` and `git verify-pack` on every pack it holds.
 func (s *Server) CreateRepo(t testing.TB, name string) string {
 	t.Helper()
 	dir := s.Dir(name)
+	t.Cleanup(func() { CheckRepo(t, dir) })
 	run(t, "", nil, nil, "-c", "init.defaultBranch=main", "init", "--quiet", "--bare", dir)
 	// Appending is one process fewer per setting than `git config`.
 	f, err := os.OpenFile(filepath.Join(dir, "config"), os.O_APPEND|os.O_WRONLY, 0)
@@ -252,7 +258,25 @@ const repoConfig = `[http]
 	allowAnySHA1InWant = true
 [receive]
 	fsckObjects = true
+	unpackLimit = 1
+[transfer]
+	fsckObjects = true
 `
+
+// CheckRepo fails the test unless the bare repository at dir passes
+// `git fsck --strict` and `git verify-pack` on each of its packs.
+func CheckRepo(t testing.TB, dir string) {
+	t.Helper()
+	if out, err := gitCommand(dir, nil, "fsck", "--strict", "--no-progress", "--no-dangling"); err != nil {
+		t.Errorf("git fsck --strict of %s: %v\n%s", filepath.Base(dir), err, out)
+	}
+	idx, _ := filepath.Glob(filepath.Join(dir, "objects", "pack", "*.idx"))
+	for _, f := range idx {
+		if out, err := gitCommand(dir, nil, "verify-pack", f); err != nil {
+			t.Errorf("git verify-pack %s of %s: %v\n%s", filepath.Base(f), filepath.Base(dir), err, out)
+		}
+	}
+}
 
 // testLog sends the backend's stderr to the test log.
 type testLog struct {
@@ -319,6 +343,19 @@ func run(t testing.TB, dir string, extraEnv []string, stdin *bytes.Reader, args 
 		t.Fatalf("git %s (in %s): %v\n%s", strings.Join(args, " "), dir, err, stderr.String())
 	}
 	return stdout.String()
+}
+
+// gitCommand runs git in dir and returns its combined output, for checks
+// that report rather than stop the test.
+func gitCommand(dir string, stdin *bytes.Reader, args ...string) (string, error) {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = Env()
+	if stdin != nil {
+		cmd.Stdin = stdin
+	}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
 
 // Git file modes for Entry.Mode.

@@ -32,6 +32,13 @@ var (
 	// ErrPushRejected means the server refused a push for another reason
 	// than a race, or did not report the outcome.
 	ErrPushRejected = errors.New("push rejected")
+	// ErrPushRefused means the server read the push and said no for a
+	// reason a retry of the same push cannot change: it could not unpack
+	// the objects (a strict host's fsck, a size limit) or refused the ref
+	// update for a reason other than a race or a hook (whose verdict may
+	// change, so it stays a plain ErrPushRejected). The error carries the
+	// server's own words. Errors carrying it also carry ErrPushRejected.
+	ErrPushRefused = errors.New("push refused by the server")
 	// ErrPushOutcomeUnknown means a push request failed in transit (the
 	// connection broke before an answer) or was answered 5xx or 429: the
 	// branch may or may not have moved. Errors carrying it also carry

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
@@ -91,6 +92,12 @@ func (r *Remote) push(ctx context.Context, branch string, old, new plumbing.Hash
 		// does not would send no report, which counts as a failure.
 		caps = capability.NewList()
 		_ = caps.Set(capability.ReportStatus)
+		// git's receive-pack offers side-band-64k wherever its upload-pack
+		// does; go-git's server offers neither and refuses a capability
+		// it does not know, so the upload-pack advertisement decides.
+		if up := r.uploadCaps(); up != nil && up.Supports(capability.Sideband64k) {
+			_ = caps.Set(capability.Sideband64k)
+		}
 	}
 	if advertise {
 		ar, err := sess.AdvertisedReferencesContext(ctx)
@@ -111,6 +118,13 @@ func (r *Remote) push(ctx context.Context, branch string, old, new plumbing.Hash
 	req := packp.NewReferenceUpdateRequestFromCapabilities(caps)
 	req.Commands = []*packp.Command{{Name: name, Old: old, New: new}}
 	req.Packfile = io.NopCloser(bytes.NewReader(pack))
+	// With side-band the server's own words (index-pack's fsck findings, a
+	// hook's refusal) come back on the progress channel.
+	remote := &serverWords{}
+	if caps.Supports(capability.Sideband64k) {
+		_ = req.Capabilities.Set(capability.Sideband64k)
+		req.Progress = remote
+	}
 	report, err := sess.ReceivePack(ctx, req)
 	if report == nil {
 		if err == nil {
@@ -129,7 +143,7 @@ func (r *Remote) push(ctx context.Context, branch string, old, new plumbing.Hash
 		return wrap(fmt.Errorf("%w: %w", ErrPushRejected, err))
 	}
 	if report.UnpackStatus != "ok" {
-		return wrap(fmt.Errorf("server could not unpack the objects (%s): %w", report.UnpackStatus, ErrPushRejected))
+		return wrap(fmt.Errorf("server could not unpack the objects (%s)%s: %w: %w", report.UnpackStatus, remote.said(), ErrPushRefused, ErrPushRejected))
 	}
 	var status *packp.CommandStatus
 	for _, cs := range report.CommandStatuses {
@@ -146,9 +160,19 @@ func (r *Remote) push(ctx context.Context, branch string, old, new plumbing.Hash
 		return nil
 	case isStaleReason(status.Status):
 		return wrap(fmt.Errorf("server refused the update (%s): %w", status.Status, ErrStale))
+	case isHookReason(status.Status):
+		// A hook's verdict (a freeze window, a required check) can
+		// change: retryable, and bounded by the caller's retries.
+		return wrap(fmt.Errorf("server refused the update (%s)%s: %w", status.Status, remote.said(), ErrPushRejected))
 	default:
-		return wrap(fmt.Errorf("server refused the update (%s): %w", status.Status, ErrPushRejected))
+		return wrap(fmt.Errorf("server refused the update (%s)%s: %w: %w", status.Status, remote.said(), ErrPushRefused, ErrPushRejected))
 	}
+}
+
+// isHookReason reports whether a report-status `ng` reason is a hook's
+// refusal ("pre-receive hook declined", "hook declined").
+func isHookReason(reason string) bool {
+	return strings.Contains(strings.ToLower(reason), "hook declined")
 }
 
 // outcomeUnknown reports whether a failed receive-pack request may or may
@@ -193,6 +217,10 @@ func (r *Remote) encodePending(commit plumbing.Hash) ([]byte, error) {
 			return nil, fmt.Errorf("commit %s was neither built nor fetched here: %w", short(commit), ErrCommitNotFound)
 		}
 	}
+	// An object built twice (two paths given the same bytes, or a retry
+	// that rebuilt what an earlier attempt built) is sent once: a strict
+	// host's index-pack refuses a pack holding an object twice.
+	hashes = uniqueHashes(hashes)
 	var buf bytes.Buffer
 	if _, err := packfile.NewEncoder(&buf, r.store, false).Encode(hashes, 0); err != nil {
 		return nil, fmt.Errorf("encoding pack of %d objects: %w", len(hashes), err)
@@ -218,4 +246,68 @@ func (r *Remote) rememberOnServer(commits ...plumbing.Hash) {
 	if n := len(r.onServer); n > 4*maxHaves {
 		r.onServer = append([]plumbing.Hash(nil), r.onServer[n-4*maxHaves:]...)
 	}
+}
+
+// uploadCaps returns the capabilities of the last upload-pack
+// advertisement, nil before one.
+func (r *Remote) uploadCaps() *capability.List {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.upCaps
+}
+
+// uniqueHashes returns hs without repeats, in first-seen order.
+func uniqueHashes(hs []plumbing.Hash) []plumbing.Hash {
+	seen := make(map[plumbing.Hash]struct{}, len(hs))
+	out := make([]plumbing.Hash, 0, len(hs))
+	for _, h := range hs {
+		if _, dup := seen[h]; !dup {
+			seen[h] = struct{}{}
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// serverWords keeps the start of what a server sends on the side-band
+// progress channel, for the error when it refuses a push.
+type serverWords struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+const maxServerWords = 2 << 10
+
+func (w *serverWords) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if room := maxServerWords - len(w.buf); room > 0 {
+		w.buf = append(w.buf, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+// said returns the lines the server wrote as ": line; line", with control
+// characters dropped and progress meters ("Resolving deltas: 42%") left
+// out, or "" when it wrote nothing of note.
+func (w *serverWords) said() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var lines []string
+	for _, l := range strings.FieldsFunc(string(w.buf), func(r rune) bool { return r == '\n' || r == '\r' }) {
+		l = strings.TrimSpace(strings.Map(func(r rune) rune {
+			if r < ' ' || r == 0x7f {
+				return -1
+			}
+			return r
+		}, l))
+		if l == "" || strings.HasSuffix(l, "%") || strings.Contains(l, "%,") || strings.HasSuffix(l, ", done.") {
+			continue
+		}
+		lines = append(lines, l)
+	}
+	if len(lines) == 0 {
+		return ""
+	}
+	return "; the server said: " + strings.Join(lines, "; ")
 }

@@ -114,8 +114,16 @@ type fixture struct {
 
 func newFixture(t *testing.T, regOpts ...regtest.Option) *fixture {
 	t.Helper()
+	return newFixtureWithGit(t, nil, regOpts...)
+}
+
+// newFixtureWithGit is newFixture with more options for the Git server
+// (its set-up writes the repositories directly, so middlewares see only
+// the step's requests).
+func newFixtureWithGit(t *testing.T, gitOpts []gittest.Option, regOpts ...regtest.Option) *fixture {
+	t.Helper()
 	f := &fixture{}
-	f.git = gittest.New(t, gittest.WithBasicAuth(gitUser, secret))
+	f.git = gittest.New(t, append([]gittest.Option{gittest.WithBasicAuth(gitUser, secret)}, gitOpts...)...)
 	f.reg = regtest.New(t, append([]regtest.Option{regtest.WithCredentials(regUser, secret)}, regOpts...)...)
 
 	f.sourceURL = f.git.CreateRepo(t, "source.git")

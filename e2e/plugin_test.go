@@ -32,11 +32,12 @@ type sidecar struct {
 	done chan error
 }
 
-func startSidecar(t *testing.T, s *sandbox) *sidecar {
+func startSidecar(t *testing.T, s *sandbox, flags ...string) *sidecar {
 	t.Helper()
 	tokenFile := s.writeFile(t, "token", pluginToken+"\n")
 	sc := &sidecar{logs: &logbuf.Buffer{}, done: make(chan error, 1)}
-	sc.cmd = exec.Command(binary, "serve", "--listen=127.0.0.1:0", "--token-file="+tokenFile, "--shutdown-grace=5s", "--max-body-bytes=65536")
+	args := append([]string{"serve", "--listen=127.0.0.1:0", "--token-file=" + tokenFile, "--shutdown-grace=5s", "--max-body-bytes=65536"}, flags...)
+	sc.cmd = exec.Command(binary, args...)
 	sc.cmd.Dir = s.work
 	sc.cmd.Env = []string{"TMPDIR=" + s.tmp} // no PATH, no HOME, as in the image
 	sc.cmd.SysProcAttr = runAsAttr()

@@ -25,6 +25,7 @@ func serveCmd() *command {
 		noAuth            bool
 		maxBody           int64
 		grace             time.Duration
+		jobs              plugin.JobOptions
 	)
 	return &command{
 		name:    "serve",
@@ -37,6 +38,10 @@ func serveCmd() *command {
 			fs.BoolVar(&noAuth, "insecure-no-auth", false, "start without a token file and accept requests without auth (local experiments only)")
 			fs.Int64Var(&maxBody, "max-body-bytes", plugin.DefaultMaxBodyBytes, "largest request body accepted, in bytes")
 			fs.DurationVar(&grace, "shutdown-grace", 25*time.Second, "how long in-flight steps may finish after SIGTERM")
+			fs.DurationVar(&jobs.AnswerWithin, "answer-within", 20*time.Second, "answer a call whose step is still running after this long with Running and --retry-after, under kargo-extended's 30s client timeout; the step goes on and a repeated call joins it")
+			fs.DurationVar(&jobs.RetryAfter, "retry-after", 2*time.Second, "how long a Running answer asks Kargo to wait before calling again")
+			fs.DurationVar(&jobs.KeepResults, "keep-results", 15*time.Minute, "how long a finished step's answer is kept for a call that repeats it")
+			fs.IntVar(&jobs.MaxRunning, "max-running", 32, "most steps running at once; a call for another is answered Running")
 		},
 		run: func(ctx context.Context, io stdio, fs *flag.FlagSet, args []string) error {
 			if len(args) > 0 {
@@ -45,8 +50,16 @@ func serveCmd() *command {
 			if maxBody <= 0 {
 				return usageError("--max-body-bytes %d: expected a positive number", maxBody)
 			}
-			if grace <= 0 {
-				return usageError("--shutdown-grace %s: expected a positive duration", grace)
+			for _, d := range []struct {
+				flag string
+				v    time.Duration
+			}{{"shutdown-grace", grace}, {"answer-within", jobs.AnswerWithin}, {"retry-after", jobs.RetryAfter}, {"keep-results", jobs.KeepResults}} {
+				if d.v <= 0 {
+					return usageError("--%s %s: expected a positive duration", d.flag, d.v)
+				}
+			}
+			if jobs.MaxRunning <= 0 {
+				return usageError("--max-running %d: expected a positive number", jobs.MaxRunning)
 			}
 			getenv := io.getenv
 			if getenv == nil {
@@ -61,7 +74,7 @@ func serveCmd() *command {
 			}
 			log := slog.New(slog.NewJSONHandler(io.stderr, nil)).With(slog.String("version", version))
 
-			opts := plugin.HandlerOptions{MaxBodyBytes: maxBody, Logger: log, Getenv: getenv}
+			opts := plugin.HandlerOptions{MaxBodyBytes: maxBody, Logger: log, Getenv: getenv, Jobs: jobs}
 			tf, err := plugin.LoadTokenFile(tokenFile)
 			switch {
 			case err == nil:

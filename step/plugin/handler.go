@@ -46,28 +46,41 @@ type HandlerOptions struct {
 	Logger *slog.Logger
 	// Getenv is passed to the step as step.Options.Getenv.
 	Getenv func(string) string
+	// Jobs bounds the steps that run detached from their requests.
+	Jobs JobOptions
 }
 
-type handler struct {
+// Handler serves the StepPlugin API. Each step runs detached from the
+// request that asked for it, so that it survives the caller's timeout; a
+// call that repeats a step joins it or gets its finished answer.
+type Handler struct {
 	run  Runner
 	opts HandlerOptions
 	log  *slog.Logger
+	jobs *jobs
 }
 
 // NewHandler returns the StepPlugin HTTP API: POST ExecutePath runs a step,
 // GET HealthPath answers "ok". It is safe for concurrent requests.
-func NewHandler(run Runner, opts HandlerOptions) http.Handler {
+func NewHandler(run Runner, opts HandlerOptions) *Handler {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	opts.Jobs.defaults()
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &handler{run: run, opts: opts, log: log}
+	return &Handler{run: run, opts: opts, log: log, jobs: newJobs(opts.Jobs)}
 }
 
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// Drain waits until no step is running. When ctx ends first, it cancels
+// the steps still running and returns an error wrapping ctx's. Serve calls
+// it after the server has stopped taking requests.
+func (h *Handler) Drain(ctx context.Context) error { return h.jobs.drain(ctx) }
+
+// ServeHTTP serves one request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == HealthPath:
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -94,7 +107,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (h *handler) authorized(r *http.Request) bool {
+func (h *Handler) authorized(r *http.Request) bool {
 	if h.opts.NoAuth {
 		return true
 	}
@@ -113,7 +126,7 @@ func (h *handler) authorized(r *http.Request) bool {
 	return subtle.ConstantTimeCompare([]byte(got), want) == 1
 }
 
-func (h *handler) execute(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) execute(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -155,30 +168,64 @@ func (h *handler) execute(w http.ResponseWriter, r *http.Request) {
 		slog.String("alias", alias),
 		slog.String("kind", req.Step.Kind),
 	)
-	resp := h.respond(r.Context(), req, alias, log)
-	log.LogAttrs(r.Context(), levelFor(resp.Status), "step executed",
-		slog.Int("code", http.StatusOK),
-		slog.String("status", string(resp.Status)),
-		slog.Bool("terminal", resp.Terminal),
-		slog.String("message", resp.Message),
-		slog.String("error", resp.Error),
-		slog.Duration("duration", time.Since(start)),
-	)
-	writeJSON(w, http.StatusOK, resp)
-}
-
-// respond runs the step and translates its Result, adding nothing.
-func (h *handler) respond(ctx context.Context, req kargo.StepRequest, alias string, log *slog.Logger) (resp kargo.StepResponse) {
-	kind, ok := knownKind(req.Step.Kind)
-	if !ok {
-		msg := fmt.Sprintf("unknown step kind %q; this plugin runs %s", req.Step.Kind, kindList())
-		return kargo.StepResponse{Status: kargo.StatusFailed, Message: msg, Error: msg, Terminal: true}
-	}
 	config := []byte(req.Step.Config)
 	if isAbsent(config) {
 		// An encoder may write a step without config as "config": null;
 		// the context carries the same evaluated config.
 		config = []byte(req.Context.Config)
+	}
+	key := jobKey(req, alias, config)
+	j, joined := h.jobs.join(key, func(ctx context.Context) kargo.StepResponse {
+		return h.respond(ctx, req, alias, config, log)
+	})
+	var resp kargo.StepResponse
+	finished := false
+	if j == nil {
+		resp = kargo.StepResponse{
+			Status:     kargo.StatusRunning,
+			Message:    fmt.Sprintf("%d steps are running in this plugin, its limit; this one has not started, and Kargo will call again", h.opts.Jobs.MaxRunning),
+			RetryAfter: h.opts.Jobs.RetryAfter.String(),
+		}
+	} else {
+		wait := time.NewTimer(h.opts.Jobs.AnswerWithin)
+		defer wait.Stop()
+		select {
+		case <-j.done:
+			resp, finished = j.resp, true
+		case <-wait.C:
+			resp = kargo.StepResponse{
+				Status:     kargo.StatusRunning,
+				Message:    fmt.Sprintf("%s is still running (started %s ago); Kargo will call again", req.Step.Kind, time.Since(j.started).Round(time.Second)),
+				RetryAfter: h.opts.Jobs.RetryAfter.String(),
+			}
+		case <-r.Context().Done():
+			// The caller gave up (its own timeout); the step goes on,
+			// and the caller's next call joins it.
+			log.LogAttrs(context.Background(), slog.LevelInfo, "caller went away; the step goes on",
+				slog.Bool("joined", joined), slog.Duration("duration", time.Since(start)))
+			return
+		}
+	}
+	log.LogAttrs(r.Context(), levelFor(resp.Status), "step executed",
+		slog.Int("code", http.StatusOK),
+		slog.String("status", string(resp.Status)),
+		slog.Bool("terminal", resp.Terminal),
+		slog.Bool("joined", joined),
+		slog.String("message", resp.Message),
+		slog.String("error", resp.Error),
+		slog.Duration("duration", time.Since(start)),
+	)
+	if writeJSON(w, http.StatusOK, resp) == nil && finished {
+		h.jobs.delivered(key, j)
+	}
+}
+
+// respond runs the step and translates its Result, adding nothing.
+func (h *Handler) respond(ctx context.Context, req kargo.StepRequest, alias string, config []byte, log *slog.Logger) (resp kargo.StepResponse) {
+	kind, ok := knownKind(req.Step.Kind)
+	if !ok {
+		msg := fmt.Sprintf("unknown step kind %q; this plugin runs %s", req.Step.Kind, kindList())
+		return kargo.StepResponse{Status: kargo.StatusFailed, Message: msg, Error: msg, Terminal: true}
 	}
 	sc := step.Context{
 		Project:   req.Context.Project,
@@ -295,17 +342,19 @@ type errorBody struct {
 	Error string `json:"error"`
 }
 
-func (h *handler) reject(w http.ResponseWriter, r *http.Request, code int, reason string) {
+func (h *Handler) reject(w http.ResponseWriter, r *http.Request, code int, reason string) {
 	h.log.LogAttrs(r.Context(), slog.LevelWarn, "request refused",
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
 		slog.Int("code", code),
 		slog.String("reason", reason),
 	)
-	writeJSON(w, code, errorBody{Error: reason})
+	_ = writeJSON(w, code, errorBody{Error: reason})
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
+// writeJSON answers with v as JSON and reports whether the body was
+// written whole (nil) or not.
+func writeJSON(w http.ResponseWriter, code int, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		// Outputs hold only JSON-able values; if one is not, say so
@@ -316,5 +365,8 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
-	_, _ = w.Write(append(b, '\n'))
+	if _, werr := w.Write(append(b, '\n')); werr != nil {
+		return werr
+	}
+	return err
 }

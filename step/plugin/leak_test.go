@@ -168,7 +168,19 @@ func TestServeUnderLoadWithFaultsLeaksNothing(t *testing.T) {
 	var peakHeap uint64
 	for i := range n {
 		wg.Go(func() {
+			// As kargo-extended does: a Running answer (the plugin's
+			// limit of running steps is reached) is called again after
+			// its retryAfter.
 			code, got, raw, err := post(fmt.Sprintf("stage-%03d", i))
+			for calls := 1; err == nil && got.Status == kargo.StatusRunning && calls < 200; calls++ {
+				wait, perr := time.ParseDuration(got.RetryAfter)
+				if perr != nil {
+					err = fmt.Errorf("Running with retryAfter %q: %w", got.RetryAfter, perr)
+					break
+				}
+				time.Sleep(wait)
+				code, got, raw, err = post(fmt.Sprintf("stage-%03d", i))
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			statuses[i] = got.Status

@@ -51,12 +51,18 @@ func (o *ServerOptions) defaults() {
 	}
 }
 
+// drainer is a handler whose work outlives its requests.
+type drainer interface {
+	Drain(ctx context.Context) error
+}
+
 // Serve serves h on ln until ctx is done, then stops accepting connections
 // and waits up to opts.ShutdownGrace for in-flight requests before closing
-// what remains. It returns nil after a clean shutdown. There is no write
-// timeout: a promotion step may legitimately run for minutes, and its own
-// deadline bounds it. Steps run with a context that is not cancelled by ctx,
-// so that a SIGTERM lets them finish within the grace period.
+// what remains; a handler with a Drain method (Handler) is drained within
+// the same grace period. It returns nil after a clean shutdown. There is no
+// write timeout: a call waits at most JobOptions.AnswerWithin for its step.
+// Steps run with a context that is not cancelled by ctx, so that a SIGTERM
+// lets them finish within the grace period.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ServerOptions) error {
 	opts.defaults()
 	srv := &http.Server{
@@ -82,6 +88,15 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ServerOpti
 	err := srv.Shutdown(sctx)
 	if err != nil {
 		_ = srv.Close()
+	}
+	// Steps outlive their requests (see Handler); they get what is left of
+	// the same grace period.
+	if d, ok := h.(drainer); ok {
+		if derr := d.Drain(sctx); derr != nil && err == nil {
+			err = derr
+		}
+	}
+	if err != nil {
 		err = fmt.Errorf("shutting down on %s: in-flight steps did not finish within %s: %w", ln.Addr(), opts.ShutdownGrace, err)
 	}
 	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {

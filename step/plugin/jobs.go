@@ -71,11 +71,11 @@ type jobs struct {
 	opts   JobOptions
 	base   context.Context // what steps run under; cancelled when a drain runs out of time
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
 
 	mu      sync.Mutex
 	table   map[string]*job
 	running int
+	idle    chan struct{} // closed when running drops to 0; nil while nobody waits
 }
 
 func newJobs(opts JobOptions) *jobs {
@@ -100,13 +100,15 @@ func (js *jobs) join(key string, run func(context.Context) kargo.StepResponse) (
 	j = &job{done: make(chan struct{}), started: now}
 	js.table[key] = j
 	js.running++
-	js.wg.Add(1)
 	go func() {
-		defer js.wg.Done()
 		resp := run(js.base)
 		js.mu.Lock()
 		j.resp, j.finished = resp, time.Now()
 		js.running--
+		if js.running == 0 && js.idle != nil {
+			close(js.idle)
+			js.idle = nil
+		}
 		js.mu.Unlock()
 		close(j.done)
 	}()
@@ -162,11 +164,16 @@ var errDrainTimeout = errors.New("steps still running when the grace period ende
 // cancels them, waits a moment for them to notice, and returns an error
 // wrapping ctx's.
 func (js *jobs) drain(ctx context.Context) error {
-	idle := make(chan struct{})
-	go func() {
-		js.wg.Wait()
-		close(idle)
-	}()
+	js.mu.Lock()
+	if js.running == 0 {
+		js.mu.Unlock()
+		return nil
+	}
+	if js.idle == nil {
+		js.idle = make(chan struct{})
+	}
+	idle := js.idle
+	js.mu.Unlock()
 	select {
 	case <-idle:
 		return nil

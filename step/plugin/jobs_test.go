@@ -68,7 +68,10 @@ func TestJobsBoundsRunningAndFinished(t *testing.T) {
 	js := newJobs(JobOptions{MaxRunning: 2, MaxResults: 3, KeepResults: time.Hour})
 	block := make(chan struct{})
 	defer close(block)
-	wait := func(context.Context) kargo.StepResponse { <-block; return kargo.StepResponse{Status: kargo.StatusSucceeded} }
+	wait := func(context.Context) kargo.StepResponse {
+		<-block
+		return kargo.StepResponse{Status: kargo.StatusSucceeded}
+	}
 	for i := range 5 {
 		finishedJob(js, fmt.Sprint("f", i), kargo.StepResponse{Status: kargo.StatusSucceeded})
 		time.Sleep(time.Millisecond) // distinct finish times
@@ -130,11 +133,20 @@ func TestJobKeyIdentifiesOneStepOfOnePromotion(t *testing.T) {
 		t.Error("the same config with other spacing is another key")
 	}
 	for name, mutate := range map[string]func(*kargo.StepRequest) ([]byte, string){
-		"config":    func(*kargo.StepRequest) ([]byte, string) { return []byte(`{"a":2}`), "promote" },
-		"alias":     func(*kargo.StepRequest) ([]byte, string) { return []byte(`{"a":1}`), "verify" },
-		"promotion": func(r *kargo.StepRequest) ([]byte, string) { r.Context.Promotion = "staging.2"; return []byte(`{"a":1}`), "promote" },
-		"uid":       func(r *kargo.StepRequest) ([]byte, string) { r.Context.PromotionUID = "v"; return []byte(`{"a":1}`), "promote" },
-		"kind":      func(r *kargo.StepRequest) ([]byte, string) { r.Step.Kind = "argo-refs-verify"; return []byte(`{"a":1}`), "promote" },
+		"config": func(*kargo.StepRequest) ([]byte, string) { return []byte(`{"a":2}`), "promote" },
+		"alias":  func(*kargo.StepRequest) ([]byte, string) { return []byte(`{"a":1}`), "verify" },
+		"promotion": func(r *kargo.StepRequest) ([]byte, string) {
+			r.Context.Promotion = "staging.2"
+			return []byte(`{"a":1}`), "promote"
+		},
+		"uid": func(r *kargo.StepRequest) ([]byte, string) {
+			r.Context.PromotionUID = "v"
+			return []byte(`{"a":1}`), "promote"
+		},
+		"kind": func(r *kargo.StepRequest) ([]byte, string) {
+			r.Step.Kind = "argo-refs-verify"
+			return []byte(`{"a":1}`), "promote"
+		},
 		"freight": func(r *kargo.StepRequest) ([]byte, string) {
 			r.Context.Freight = kargo.FreightCollection{ID: "f2"}
 			return []byte(`{"a":1}`), "promote"

@@ -3,11 +3,13 @@
 package gitserver
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
 
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/pktline"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
 	"github.com/go-git/go-git/v5/plumbing/storer"
@@ -133,9 +135,47 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ep *transport.End
 	if err := req.Decode(r.Body); err != nil {
 		return fmt.Errorf("decoding the receive-pack request: %w", err)
 	}
+	// go-git's server sets the ref whatever its old value (last writer
+	// wins); git refuses an update whose old value is not the ref's, and
+	// so does this server (s.mu is held, so nothing moves in between).
+	if rs := staleUpdates(s.repos[ep.Path], req); rs != nil {
+		if req.Packfile != nil {
+			_ = req.Packfile.Close()
+		}
+		return rs.Encode(w)
+	}
 	rs, err := sess.ReceivePack(r.Context(), req)
 	if rs != nil {
 		return rs.Encode(w)
 	}
 	return err
+}
+
+// staleUpdates returns a report refusing every command of req whose old
+// value is not where its ref is (as git's receive-pack answers "ng <ref>
+// stale info"), or nil when all match.
+func staleUpdates(st storer.Storer, req *packp.ReferenceUpdateRequest) *packp.ReportStatus {
+	var stale bool
+	rs := packp.NewReportStatus()
+	rs.UnpackStatus = "ok"
+	for _, cmd := range req.Commands {
+		status := "ok"
+		cur, err := st.Reference(cmd.Name)
+		switch {
+		case err != nil && !errors.Is(err, plumbing.ErrReferenceNotFound):
+			status = err.Error()
+		case err == nil && cur.Hash() != cmd.Old && !cmd.Old.IsZero():
+			status = "stale info"
+		case err != nil && !cmd.Old.IsZero():
+			status = "stale info"
+		}
+		if status != "ok" {
+			stale = true
+		}
+		rs.CommandStatuses = append(rs.CommandStatuses, &packp.CommandStatus{ReferenceName: cmd.Name, Status: status})
+	}
+	if !stale {
+		return nil
+	}
+	return rs
 }

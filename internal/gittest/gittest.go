@@ -37,7 +37,26 @@ type config struct {
 	user, pass  string
 	noFilter    bool
 	treeZero    bool
+	settings    [][2]string
 	middlewares []func(http.Handler) http.Handler
+}
+
+// WithConfig sets a git configuration key for every request, above the
+// repositories' own settings (GIT_CONFIG_COUNT), e.g. to turn off what
+// CreateRepo turns on.
+func WithConfig(key, value string) Option {
+	return func(c *config) { c.settings = append(c.settings, [2]string{key, value}) }
+}
+
+// WithProtocol makes every request ask for Git wire protocol version v
+// ("1" or "2"), as a client's Git-Protocol header does.
+func WithProtocol(v string) Option {
+	return WithMiddleware(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r.Header.Set("Git-Protocol", "version="+v)
+			next.ServeHTTP(w, r)
+		})
+	})
 }
 
 // WithBasicAuth makes the server demand HTTP basic authentication with
@@ -125,6 +144,7 @@ func New(t testing.TB, opts ...Option) *Server {
 			[2]string{"uploadpackfilter.tree.allow", "true"},
 			[2]string{"uploadpackfilter.tree.maxDepth", "0"})
 	}
+	settings = append(settings, c.settings...)
 	if len(settings) > 0 {
 		env = append(env, fmt.Sprintf("GIT_CONFIG_COUNT=%d", len(settings)))
 		for i, kv := range settings {

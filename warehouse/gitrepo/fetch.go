@@ -15,6 +15,13 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
 )
 
+// notOurRefHelp explains upload-pack's "not our ref". Over smart HTTP git
+// sends any commit that a branch or tag reaches, whatever
+// uploadpack.allowReachableSHA1InWant says; what it refuses is a commit no
+// ref reaches.
+const notOurRefHelp = "the server will not send it (\"not our ref\"): no branch or tag of the repository reaches it there " +
+	"(it was never pushed, or a force-push left it behind); only a server with uploadpack.allowAnySHA1InWant=true sends such a commit"
+
 // serverError is an ERR line the server sent instead of a pack.
 type serverError struct{ msg string }
 
@@ -232,10 +239,10 @@ func (r *Remote) Fetch(ctx context.Context, commits ...plumbing.Hash) error {
 	if errors.As(err, &se) && se.notOurRef() {
 		for _, c := range missing {
 			if strings.Contains(se.msg, c.String()) {
-				return fmt.Errorf("fetching %s from %s: %w", short(c), r.url, ErrCommitNotFound)
+				return fmt.Errorf("fetching %s from %s: %w: %s", short(c), r.url, ErrCommitNotFound, notOurRefHelp)
 			}
 		}
-		return wrap(fmt.Errorf("%w (%s)", ErrCommitNotFound, se.msg))
+		return wrap(fmt.Errorf("%w (%s): %s", ErrCommitNotFound, se.msg, notOurRefHelp))
 	}
 	if err != nil {
 		return wrap(err)

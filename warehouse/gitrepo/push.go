@@ -309,5 +309,12 @@ func (w *serverWords) said() string {
 	if len(lines) == 0 {
 		return ""
 	}
-	return "; the server said: " + strings.Join(lines, "; ")
+	said := strings.Join(lines, "; ")
+	if len(said) > maxSaid {
+		said = strings.ToValidUTF8(said[:maxSaid], "") + " …"
+	}
+	return "; the server said: " + said
 }
+
+// maxSaid bounds the server's words in an error message.
+const maxSaid = 512

@@ -3,21 +3,15 @@ package gitrepo
 import (
 	"bytes"
 	"compress/flate"
+	"compress/zlib"
 	"context"
-	"crypto/sha1"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	gohash "hash"
-	"hash/adler32"
 	"io"
 	"slices"
-	"strconv"
-	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
-	"github.com/go-git/go-git/v5/plumbing/hash"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
 )
@@ -160,6 +154,9 @@ type packOptions struct {
 	// maxKept bounds the bytes kept (0: no bound). Reading from a stream
 	// needs it: a declared size is allocated before it is inflated.
 	maxKept int64
+	// packLen is the length of an in-memory pack (0: a stream): no entry
+	// may declare more than deflate can expand the pack to.
+	packLen int64
 }
 
 // readTreesAndCommits reads a pack from rd, which need not seek, and
@@ -175,40 +172,91 @@ func readTreesAndCommits(rd io.Reader, held func(plumbing.Hash) plumbing.Encoded
 	return readPack(rd, packOptions{keep: keepType, held: held, maxKept: maxKeptBytes})
 }
 
-// readPack reads a pack from rd, which need not seek, as it arrives: see
-// packOptions.
-func readPack(rd io.Reader, opts packOptions) ([]*packObject, streamStats, error) {
-	p := newPackParser(opts)
-	defer p.done()
-	p.rd.src, p.rd.buf = rd, p.scr.buf
-	return p.parse()
-}
-
 // readPackBytes reads the pack in pack, which it does not change and which
 // the objects returned do not share.
 func readPackBytes(pack []byte, opts packOptions) ([]*packObject, streamStats, error) {
-	p := newPackParser(opts)
-	defer p.done()
-	p.rd.buf, p.rd.w = pack, len(pack)
-	return p.parse()
+	opts.packLen = int64(len(pack))
+	return readPack(bytes.NewReader(pack), opts)
 }
 
-// packParser reads one pack. Every entry is inflated and checked; the
-// objects kept have their deltas resolved, by offset inside the pack or by
-// ID from the pack or from opts.held. A REF_DELTA whose base is not known
-// yet waits for the end of the pack when every type is kept (its base may
-// come later); otherwise it is taken for a delta of a type not kept, whose
-// IDs are not computed.
+// readPack reads a pack from rd, which need not seek, as it arrives, with
+// go-git's packfile.Scanner: it checks the signature, the version, each
+// entry's zlib stream and inflated size against its header, and the
+// trailer's SHA-1. On top of it readPack keeps only what opts asks for,
+// bounds what it keeps before inflating it (sizes from the headers), and
+// resolves deltas by offset in the pack or by ID from the pack or from
+// opts.held. A REF_DELTA whose base is not known yet waits for the end of
+// the pack when every type is kept (its base may come later); otherwise it
+// is taken for a delta of a type not kept, whose IDs are not computed.
+func readPack(rd io.Reader, opts packOptions) (objs []*packObject, st streamStats, err error) {
+	// go-git's scanner checks what it reads; this is the last line of
+	// defence: a corrupt pack from the network must not bring the process
+	// down.
+	defer func() {
+		if v := recover(); v != nil {
+			objs, err = nil, fmt.Errorf("%w: %v", errCorruptPack, v)
+		}
+	}()
+	cr := &countingReader{r: rd}
+	p := &packParser{opts: opts, sc: packfile.NewScanner(cr), all: true}
+	for _, t := range []plumbing.ObjectType{plumbing.CommitObject, plumbing.TreeObject, plumbing.BlobObject, plumbing.TagObject} {
+		if !p.keep(t) {
+			p.all = false
+		}
+	}
+	_, count, err := p.sc.Header()
+	if err != nil {
+		return nil, p.st, fmt.Errorf("reading the pack header: %w", scanErr(err))
+	}
+	hint := int(min(count, 1<<16))
+	p.offsets = make([]int64, 0, hint)
+	p.types = make([]plumbing.ObjectType, 0, hint)
+	p.objAt = make([]*packObject, 0, hint)
+	p.byHash = make(map[plumbing.Hash]*packObject, hint)
+	for i := range count {
+		h, err := p.sc.NextObjectHeader()
+		if err != nil {
+			return nil, p.st, fmt.Errorf("reading entry %d of %d: %w", i+1, count, scanErr(err))
+		}
+		if err := p.entry(h); err != nil {
+			return nil, p.st, fmt.Errorf("reading entry %d of %d (%s at offset %d): %w", i+1, count, h.Type, h.Offset, err)
+		}
+	}
+	if _, err := p.sc.Checksum(); err != nil {
+		return nil, p.st, fmt.Errorf("reading the pack checksum: %w", scanErr(err))
+	}
+	if err := p.resolvePending(); err != nil {
+		return nil, p.st, err
+	}
+	p.st.entries = int(count)
+	p.st.packBytes = cr.n
+	return p.objs, p.st, nil
+}
+
+// scanErr marks what go-git's scanner refused as a corrupt pack, and a pack
+// that ends too soon as one cut short; a failing source stays as it is.
+func scanErr(err error) error {
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("%w: pack cut short", errCorruptPack)
+	case errors.Is(err, packfile.ErrMalformedPackFile), errors.Is(err, packfile.ErrBadSignature),
+		errors.Is(err, packfile.ErrUnsupportedVersion), errors.Is(err, packfile.ErrInflatedSizeMismatch),
+		errors.Is(err, zlib.ErrChecksum), errors.Is(err, zlib.ErrHeader):
+		return fmt.Errorf("%w: %w", errCorruptPack, err)
+	}
+	var ce flate.CorruptInputError
+	if errors.As(err, &ce) {
+		return fmt.Errorf("%w: %w", errCorruptPack, err)
+	}
+	return err
+}
+
+// packParser is the state of one readPack.
 type packParser struct {
-	opts  packOptions
-	all   bool // every type is kept: every entry's ID is known
-	rd    packReader
-	scr   *packScratch
-	adler gohash.Hash32 // of the entry being inflated
-	idh   gohash.Hash   // go-git's SHA-1 (collision-detecting), for IDs
-	hdr   [32]byte      // object header, hashed before the content
-	one   [1]byte
-	small [20]byte // read, without an allocation each time
+	opts packOptions
+	all  bool // every type is kept: every entry's ID is known
+	sc   *packfile.Scanner
+	buf  bytes.Buffer // the entry being inflated
 
 	// Every entry, in pack order: offset, type (for a delta, its base's;
 	// InvalidObject while unknown), object if kept.
@@ -222,50 +270,12 @@ type packParser struct {
 	st      streamStats
 }
 
-// packScratch is what reading a pack needs whatever the pack, kept from
-// one pack to the next.
-type packScratch struct {
-	fr    io.ReadCloser // flate reader, reset for each entry
-	buf   []byte        // read buffer, when reading from a stream
-	delta []byte        // the inflated delta, or what is inflated and dropped
-}
-
-// noBytes is what an idle flate reader points to; it is never read.
-var noBytes = bytes.NewReader(nil)
-
-var scratchPool = sync.Pool{New: func() any { return &packScratch{buf: make([]byte, 64<<10)} }}
-
-// done gives the scratch back, unless a delta made it big.
-func (p *packParser) done() {
-	if p.scr != nil && cap(p.scr.delta) <= 1<<20 {
-		if p.scr.fr != nil {
-			// Let go of this parser, and of what it read.
-			_ = p.scr.fr.(flate.Resetter).Reset(noBytes, nil)
-		}
-		p.rd.src, p.rd.buf = nil, nil
-		scratchPool.Put(p.scr)
-	}
-	p.scr = nil
-}
-
 // pendingDelta is a delta whose base was not known when it was read.
 type pendingDelta struct {
 	entry   int
 	ref     plumbing.Hash // base by ID, or
 	baseOff int64         // by offset
 	delta   []byte
-}
-
-func newPackParser(opts packOptions) *packParser {
-	p := &packParser{opts: opts, idh: hash.New(hash.CryptoType), adler: adler32.New(), scr: scratchPool.Get().(*packScratch)}
-	p.rd.sum = sha1.New()
-	p.all = true
-	for _, t := range []plumbing.ObjectType{plumbing.CommitObject, plumbing.TreeObject, plumbing.BlobObject, plumbing.TagObject} {
-		if !p.keep(t) {
-			p.all = false
-		}
-	}
-	return p
 }
 
 func (p *packParser) keep(t plumbing.ObjectType) bool {
@@ -275,172 +285,102 @@ func (p *packParser) keep(t plumbing.ObjectType) bool {
 	return p.opts.keep(t)
 }
 
-func (p *packParser) parse() (objs []*packObject, st streamStats, err error) {
-	// The reader checks what it reads; this is the last line of defence:
-	// a corrupt pack from the network must not bring the process down.
-	defer func() {
-		if v := recover(); v != nil {
-			objs, err = nil, fmt.Errorf("%w: %v", errCorruptPack, v)
-		}
-	}()
-	var head [12]byte
-	if err := p.rd.readFull(head[:]); err != nil {
-		return nil, p.st, fmt.Errorf("reading the pack header: %w", p.readErr(err))
-	}
-	if string(head[:4]) != "PACK" {
-		return nil, p.st, fmt.Errorf("%w: no pack signature", errCorruptPack)
-	}
-	if v := binary.BigEndian.Uint32(head[4:]); v != 2 && v != 3 {
-		return nil, p.st, fmt.Errorf("%w: pack version %d", errCorruptPack, v)
-	}
-	count := binary.BigEndian.Uint32(head[8:])
-	hint := int(min(count, 1<<16))
-	p.offsets = make([]int64, 0, hint)
-	p.types = make([]plumbing.ObjectType, 0, hint)
-	p.objAt = make([]*packObject, 0, hint)
-	p.byHash = make(map[plumbing.Hash]*packObject, hint)
-	for i := range count {
-		off := p.rd.offset()
-		if err := p.entry(off); err != nil {
-			return nil, p.st, fmt.Errorf("reading entry %d of %d at offset %d: %w", i+1, count, off, err)
-		}
-	}
-	if err := p.checksum(); err != nil {
-		return nil, p.st, err
-	}
-	if err := p.resolvePending(); err != nil {
-		return nil, p.st, err
-	}
-	p.st.entries = int(count)
-	p.st.packBytes = p.rd.offset()
-	return p.objs, p.st, nil
-}
-
-// readErr tells a source that failed from a pack that ends too soon or is
-// corrupt.
-func (p *packParser) readErr(err error) error {
-	if p.rd.err != nil && !errors.Is(p.rd.err, io.EOF) {
-		return p.rd.err
-	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return fmt.Errorf("%w: pack cut short", errCorruptPack)
-	}
-	if errors.Is(err, errCorruptPack) {
-		return err
-	}
-	return fmt.Errorf("%w: %w", errCorruptPack, err)
-}
-
-// entry reads the entry at offset off.
-func (p *packParser) entry(off int64) error {
-	c, err := p.rd.ReadByte()
-	if err != nil {
-		return p.readErr(err)
-	}
-	typ := plumbing.ObjectType((c >> 4) & 7)
-	size := int64(c & 15)
-	for shift := 4; c&0x80 != 0; shift += 7 {
-		if shift > 64-7 {
-			return fmt.Errorf("%w: entry size overflows", errCorruptPack)
-		}
-		if c, err = p.rd.ReadByte(); err != nil {
-			return p.readErr(err)
-		}
-		size += int64(c&0x7f) << shift
-	}
-	if size < 0 {
-		return fmt.Errorf("%w: entry size overflows", errCorruptPack)
-	}
-	switch typ {
+// entry reads the entry whose header is h.
+func (p *packParser) entry(h *packfile.ObjectHeader) error {
+	switch h.Type {
 	case plumbing.CommitObject, plumbing.TreeObject, plumbing.BlobObject, plumbing.TagObject:
-		if !p.keep(typ) {
-			p.add(off, typ, nil)
-			return p.discard(size)
+		if !p.keep(h.Type) {
+			p.add(h.Offset, h.Type, nil)
+			return p.discard(h)
 		}
-		if err := p.checkSize(size); err != nil {
+		data, err := p.inflate(h)
+		if err != nil {
 			return err
 		}
-		data := make([]byte, size)
-		if err := p.inflate(data); err != nil {
-			return err
-		}
-		p.add(off, typ, p.newObject(typ, data))
+		p.add(h.Offset, h.Type, p.newObject(h.Type, bytes.Clone(data)))
 		return nil
 	case plumbing.OFSDeltaObject:
-		c, err := p.rd.ReadByte()
-		if err != nil {
-			return p.readErr(err)
-		}
-		rel := int64(c & 0x7f)
-		for c&0x80 != 0 {
-			if rel >= 1<<(63-7)-1 {
-				return fmt.Errorf("%w: base offset overflows", errCorruptPack)
-			}
-			if c, err = p.rd.ReadByte(); err != nil {
-				return p.readErr(err)
-			}
-			rel = (rel+1)<<7 | int64(c&0x7f)
-		}
-		if rel <= 0 || rel > off {
-			return fmt.Errorf("%w: base offset %d back is outside the pack", errCorruptPack, rel)
-		}
-		j, ok := p.find(off - rel)
-		if !ok {
-			return fmt.Errorf("%w: no entry at base offset %d", errCorruptPack, off-rel)
+		j, ok := p.find(h.OffsetReference)
+		if !ok || h.OffsetReference >= h.Offset {
+			return fmt.Errorf("%w: no entry at base offset %d", errCorruptPack, h.OffsetReference)
 		}
 		bt := p.types[j]
 		if bt == plumbing.InvalidObject && p.all {
 			// The base is a delta waiting for its own base.
-			return p.wait(off, size, pendingDelta{baseOff: off - rel})
+			return p.wait(h, pendingDelta{baseOff: h.OffsetReference})
 		}
 		if !p.keep(bt) {
-			p.add(off, bt, nil)
-			return p.discard(size)
+			p.add(h.Offset, bt, nil)
+			return p.discard(h)
 		}
 		if p.objAt[j] == nil {
-			return fmt.Errorf("%w: no %s at base offset %d", errCorruptPack, bt, off-rel)
+			return fmt.Errorf("%w: no %s at base offset %d", errCorruptPack, bt, h.OffsetReference)
 		}
-		return p.resolve(off, size, p.objAt[j])
+		return p.resolve(h, p.objAt[j])
 	case plumbing.REFDeltaObject:
-		if err := p.rd.readFull(p.small[:20]); err != nil {
-			return p.readErr(err)
-		}
-		ref := plumbing.Hash(p.small[:20])
 		var base plumbing.EncodedObject
-		if obj, ok := p.byHash[ref]; ok {
+		if obj, ok := p.byHash[h.Reference]; ok {
 			base = obj
 		} else if p.opts.held != nil {
-			base = p.opts.held(ref)
+			base = p.opts.held(h.Reference)
 		}
 		switch {
 		case base != nil && p.keep(base.Type()):
-			return p.resolve(off, size, base)
+			return p.resolve(h, base)
 		case base != nil:
-			p.add(off, base.Type(), nil)
-			return p.discard(size)
+			p.add(h.Offset, base.Type(), nil)
+			return p.discard(h)
 		case p.all:
-			return p.wait(off, size, pendingDelta{ref: ref})
+			return p.wait(h, pendingDelta{ref: h.Reference})
 		default:
 			// A delta of an object whose ID is not computed.
-			p.add(off, plumbing.InvalidObject, nil)
-			return p.discard(size)
+			p.add(h.Offset, plumbing.InvalidObject, nil)
+			return p.discard(h)
 		}
 	default:
-		return fmt.Errorf("%w: invalid entry type %d", errCorruptPack, typ)
+		return fmt.Errorf("%w: invalid entry type %d", errCorruptPack, h.Type)
 	}
 }
 
-// checkSize refuses an object of size bytes that would go over the bound,
-// or that the rest of an in-memory pack could not inflate to (deflate
-// expands at most 1032 times).
+// checkSize refuses an entry of size bytes that would go over the bound,
+// or that an in-memory pack could not inflate to (deflate expands at most
+// 1032 times), before anything is allocated for it.
 func (p *packParser) checkSize(size int64) error {
 	if p.opts.maxKept > 0 && p.st.keptBytes+size > p.opts.maxKept {
 		return fmt.Errorf("objects kept over %d bytes", p.opts.maxKept)
 	}
-	if p.rd.src == nil && size > 1032*int64(p.rd.w-p.rd.r)+64 {
-		return fmt.Errorf("%w: %d bytes declared in %d bytes of pack", errCorruptPack, size, p.rd.w-p.rd.r)
+	if p.opts.packLen > 0 && size > 1032*p.opts.packLen+64 {
+		return fmt.Errorf("%w: %d bytes declared in a pack of %d bytes", errCorruptPack, size, p.opts.packLen)
 	}
 	return nil
+}
+
+// inflate reads the content of the entry h into p.buf, which it returns.
+func (p *packParser) inflate(h *packfile.ObjectHeader) ([]byte, error) {
+	if err := p.checkSize(h.Length); err != nil {
+		return nil, err
+	}
+	p.buf.Reset()
+	// The declared size is the server's word: grow as the content is
+	// inflated (go-git stops it at that size), not all at once.
+	p.buf.Grow(int(min(h.Length, 1<<20)))
+	n, _, err := p.sc.NextObject(&p.buf)
+	if err == nil && n != h.Length {
+		err = fmt.Errorf("%w: %d bytes inflated, %d declared", errCorruptPack, n, h.Length)
+	}
+	if err != nil {
+		return nil, scanErr(err)
+	}
+	return p.buf.Bytes(), nil
+}
+
+// discard inflates the entry h, checks it and drops it.
+func (p *packParser) discard(h *packfile.ObjectHeader) error {
+	n, _, err := p.sc.NextObject(io.Discard)
+	if err == nil && n != h.Length {
+		err = fmt.Errorf("%w: %d bytes inflated, %d declared", errCorruptPack, n, h.Length)
+	}
+	return scanErr(err)
 }
 
 // add records the entry at off.
@@ -452,23 +392,14 @@ func (p *packParser) add(off int64, t plumbing.ObjectType, obj *packObject) {
 
 // find returns the index of the entry at off.
 func (p *packParser) find(off int64) (int, bool) {
-	i, ok := slices.BinarySearch(p.offsets, off)
-	return i, ok
+	return slices.BinarySearch(p.offsets, off)
 }
 
 // newObject returns the object of type t with content data (which it
 // keeps), or the one with the same ID kept already.
 func (p *packParser) newObject(t plumbing.ObjectType, data []byte) *packObject {
 	p.st.keptBytes += int64(len(data))
-	hdr := append(p.hdr[:0], typeName(t)...)
-	hdr = append(hdr, ' ')
-	hdr = strconv.AppendInt(hdr, int64(len(data)), 10)
-	hdr = append(hdr, 0)
-	p.idh.Reset()
-	_, _ = p.idh.Write(hdr)
-	_, _ = p.idh.Write(data)
-	var id plumbing.Hash
-	p.idh.Sum(id[:0])
+	id := plumbing.ComputeHash(t, data)
 	if obj, ok := p.byHash[id]; ok {
 		return obj
 	}
@@ -478,124 +409,9 @@ func (p *packParser) newObject(t plumbing.ObjectType, data []byte) *packObject {
 	return obj
 }
 
-func typeName(t plumbing.ObjectType) string {
-	switch t {
-	case plumbing.CommitObject:
-		return "commit"
-	case plumbing.TreeObject:
-		return "tree"
-	case plumbing.BlobObject:
-		return "blob"
-	case plumbing.TagObject:
-		return "tag"
-	}
-	return t.String()
-}
-
-// resetInflater reads the zlib header of the next entry and starts
-// inflating it. The zlib framing is read here, not by compress/zlib, so
-// that one flate reader and one Adler-32 serve every entry.
-func (p *packParser) resetInflater() error {
-	hdr := p.small[:2]
-	if err := p.rd.readFull(hdr); err != nil {
-		return p.readErr(err)
-	}
-	if hdr[0]&0x0f != 8 || hdr[0]>>4 > 7 || binary.BigEndian.Uint16(hdr)%31 != 0 {
-		return fmt.Errorf("%w: bad zlib header %x", errCorruptPack, hdr)
-	}
-	if hdr[1]&0x20 != 0 {
-		return fmt.Errorf("%w: zlib preset dictionary", errCorruptPack)
-	}
-	if p.scr.fr == nil {
-		p.scr.fr = flate.NewReader(&p.rd)
-	} else if err := p.scr.fr.(flate.Resetter).Reset(&p.rd, nil); err != nil {
-		return p.readErr(err)
-	}
-	p.adler.Reset()
-	return nil
-}
-
-// endInflate checks that the entry's deflate stream ends here and that its
-// Adler-32 trailer matches.
-func (p *packParser) endInflate(declared int64) error {
-	n, err := p.scr.fr.Read(p.one[:])
-	if n > 0 {
-		return fmt.Errorf("%w: more bytes inflated than the %d declared", errCorruptPack, declared)
-	}
-	if err != io.EOF {
-		return p.readErr(err)
-	}
-	sum := p.small[:4]
-	if err := p.rd.readFull(sum); err != nil {
-		return p.readErr(err)
-	}
-	if binary.BigEndian.Uint32(sum) != p.adler.Sum32() {
-		return fmt.Errorf("%w: zlib checksum mismatch", errCorruptPack)
-	}
-	return nil
-}
-
-// inflate inflates the entry's content into dst, which has the declared
-// size, and checks it ends there.
-func (p *packParser) inflate(dst []byte) error {
-	if err := p.resetInflater(); err != nil {
-		return err
-	}
-	if _, err := io.ReadFull(p.scr.fr, dst); err != nil {
-		if (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) && !p.rd.exhausted() {
-			return fmt.Errorf("%w: fewer bytes inflated than the %d declared", errCorruptPack, len(dst))
-		}
-		return p.readErr(err)
-	}
-	_, _ = p.adler.Write(dst)
-	return p.endInflate(int64(len(dst)))
-}
-
-// discard inflates size bytes and drops them.
-func (p *packParser) discard(size int64) error {
-	if err := p.resetInflater(); err != nil {
-		return err
-	}
-	if cap(p.scr.delta) < 32<<10 {
-		p.scr.delta = make([]byte, 32<<10)
-	}
-	buf := p.scr.delta[:cap(p.scr.delta)]
-	var n int64
-	for {
-		m, err := p.scr.fr.Read(buf)
-		n += int64(m)
-		if n > size {
-			return fmt.Errorf("%w: more bytes inflated than the %d declared", errCorruptPack, size)
-		}
-		_, _ = p.adler.Write(buf[:m])
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return p.readErr(err)
-		}
-	}
-	if n != size {
-		return fmt.Errorf("%w: %d bytes inflated, %d declared", errCorruptPack, n, size)
-	}
-	return p.endInflate(size)
-}
-
-// readDelta inflates a delta of size bytes into p.delta.
-func (p *packParser) readDelta(size int64) ([]byte, error) {
-	if err := p.checkSize(size); err != nil {
-		return nil, err
-	}
-	if int64(cap(p.scr.delta)) < size {
-		p.scr.delta = make([]byte, max(size, 32<<10))
-	}
-	d := p.scr.delta[:size]
-	return d, p.inflate(d)
-}
-
-// resolve reads the delta at off against base and keeps the result.
-func (p *packParser) resolve(off, size int64, base plumbing.EncodedObject) error {
-	delta, err := p.readDelta(size)
+// resolve reads the delta h against base and keeps the result.
+func (p *packParser) resolve(h *packfile.ObjectHeader, base plumbing.EncodedObject) error {
+	delta, err := p.inflate(h)
 	if err != nil {
 		return err
 	}
@@ -603,34 +419,45 @@ func (p *packParser) resolve(off, size int64, base plumbing.EncodedObject) error
 	if err != nil {
 		return err
 	}
-	p.add(off, obj.t, obj)
+	p.add(h.Offset, obj.t, obj)
 	return nil
 }
 
-// wait reads the delta at off and keeps it until its base is known.
-func (p *packParser) wait(off, size int64, pd pendingDelta) error {
-	delta, err := p.readDelta(size)
+// wait reads the delta h and keeps it until its base is known.
+func (p *packParser) wait(h *packfile.ObjectHeader, pd pendingDelta) error {
+	delta, err := p.inflate(h)
 	if err != nil {
 		return err
 	}
 	pd.entry = len(p.offsets)
 	pd.delta = bytes.Clone(delta)
 	p.pending = append(p.pending, pd)
-	p.add(off, plumbing.InvalidObject, nil)
+	p.add(h.Offset, plumbing.InvalidObject, nil)
 	return nil
 }
 
-// apply applies delta to base and keeps the result.
+// apply applies delta to base with go-git's PatchDelta and keeps the
+// result, after checking the size the delta declares against the bound.
 func (p *packParser) apply(base plumbing.EncodedObject, delta []byte) (*packObject, error) {
 	src, err := objectData(base)
 	if err != nil {
 		return nil, fmt.Errorf("reading delta base %s: %w", base.Hash(), err)
 	}
-	limit := int64(-1)
-	if p.opts.maxKept > 0 {
-		limit = max(p.opts.maxKept-p.st.keptBytes, 0)
+	_, rest, err := deltaSize(delta)
+	if err != nil {
+		return nil, fmt.Errorf("%w: applying delta on %s: %w", errCorruptPack, base.Hash(), err)
 	}
-	data, err := patchDelta(src, delta, limit)
+	size, _, err := deltaSize(rest)
+	if err != nil {
+		return nil, fmt.Errorf("%w: applying delta on %s: %w", errCorruptPack, base.Hash(), err)
+	}
+	if size > 1<<62 {
+		return nil, fmt.Errorf("%w: applying delta on %s: result of %d bytes", errCorruptPack, base.Hash(), size)
+	}
+	if err := p.checkSize(int64(size)); err != nil {
+		return nil, fmt.Errorf("applying delta on %s: %w", base.Hash(), err)
+	}
+	data, err := packfile.PatchDelta(src, delta)
 	if err != nil {
 		return nil, fmt.Errorf("%w: applying delta on %s: %w", errCorruptPack, base.Hash(), err)
 	}
@@ -675,20 +502,6 @@ func (p *packParser) resolvePending() error {
 	return nil
 }
 
-// checksum checks the pack's trailer: the SHA-1 of all that precedes it.
-func (p *packParser) checksum() error {
-	p.rd.hashConsumed()
-	var want, got [20]byte
-	p.rd.sum.Sum(want[:0])
-	if err := p.rd.readFull(got[:]); err != nil {
-		return fmt.Errorf("reading the pack checksum: %w", p.readErr(err))
-	}
-	if want != got {
-		return fmt.Errorf("%w: pack checksum %x, content hashes to %x", errCorruptPack, got, want)
-	}
-	return nil
-}
-
 // objectData returns the content of obj.
 func objectData(obj plumbing.EncodedObject) ([]byte, error) {
 	if o, ok := obj.(*packObject); ok {
@@ -699,87 +512,7 @@ func objectData(obj plumbing.EncodedObject) ([]byte, error) {
 		return nil, err
 	}
 	defer rd.Close()
-	data := make([]byte, 0, max(obj.Size(), 0)+1)
-	for {
-		n, err := rd.Read(data[len(data):cap(data)])
-		data = data[:len(data)+n]
-		if err == io.EOF {
-			return data, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if len(data) == cap(data) {
-			data = slices.Grow(data, 4<<10)
-		}
-	}
-}
-
-// patchDelta applies delta to src as git's patch-delta.c does. The result
-// may not be over limit bytes (negative: no bound). It grows as the delta
-// is applied, so a delta cannot make it allocate what it does not write.
-func patchDelta(src, delta []byte, limit int64) ([]byte, error) {
-	srcSize, delta, err := deltaSize(delta)
-	if err != nil {
-		return nil, err
-	}
-	if srcSize != uint64(len(src)) {
-		return nil, fmt.Errorf("%w: base of %d bytes, %d expected", packfile.ErrInvalidDelta, len(src), srcSize)
-	}
-	dstSize, delta, err := deltaSize(delta)
-	if err != nil {
-		return nil, err
-	}
-	if dstSize > 1<<62 || (limit >= 0 && int64(dstSize) > limit) {
-		return nil, fmt.Errorf("%w: result of %d bytes", packfile.ErrInvalidDelta, dstSize)
-	}
-	dst := make([]byte, 0, min(dstSize, uint64(len(src))+uint64(len(delta))))
-	for len(delta) > 0 {
-		cmd := delta[0]
-		delta = delta[1:]
-		switch {
-		case cmd&0x80 != 0:
-			var off, n uint64
-			for i := range 4 {
-				if cmd&(1<<i) != 0 {
-					if len(delta) == 0 {
-						return nil, packfile.ErrInvalidDelta
-					}
-					off |= uint64(delta[0]) << (8 * i)
-					delta = delta[1:]
-				}
-			}
-			for i := range 3 {
-				if cmd&(0x10<<i) != 0 {
-					if len(delta) == 0 {
-						return nil, packfile.ErrInvalidDelta
-					}
-					n |= uint64(delta[0]) << (8 * i)
-					delta = delta[1:]
-				}
-			}
-			if n == 0 {
-				n = 0x10000
-			}
-			if off+n > uint64(len(src)) || n > dstSize-uint64(len(dst)) {
-				return nil, packfile.ErrInvalidDelta
-			}
-			dst = append(dst, src[off:off+n]...)
-		case cmd != 0:
-			n := uint64(cmd)
-			if n > uint64(len(delta)) || n > dstSize-uint64(len(dst)) {
-				return nil, packfile.ErrInvalidDelta
-			}
-			dst = append(dst, delta[:n]...)
-			delta = delta[n:]
-		default:
-			return nil, packfile.ErrDeltaCmd
-		}
-	}
-	if uint64(len(dst)) != dstSize {
-		return nil, fmt.Errorf("%w: %d bytes written, %d declared", packfile.ErrInvalidDelta, len(dst), dstSize)
-	}
-	return dst, nil
+	return io.ReadAll(rd)
 }
 
 // deltaSize decodes a size at the start of a delta.
@@ -797,96 +530,14 @@ func deltaSize(b []byte) (uint64, []byte, error) {
 	return 0, nil, fmt.Errorf("%w: bad size", packfile.ErrInvalidDelta)
 }
 
-// packReader reads a pack, from src through buf or, without src, from buf
-// alone, counting the offset and hashing what it consumes with SHA-1 (for
-// the trailer only: crypto/sha1 is several times faster than the
-// collision-detecting one IDs need). It is the io.ByteReader that zlib
-// wants, so that inflating reads no byte past the end of an entry.
-type packReader struct {
-	src    io.Reader
-	buf    []byte
-	r, w   int
-	hashed int   // buf[:hashed] is hashed
-	base   int64 // pack offset of buf[0]
-	sum    gohash.Hash
-	err    error // from src
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
 }
 
-func (p *packReader) offset() int64 { return p.base + int64(p.r) }
-
-// exhausted reports whether the pack ended, or its source failed.
-func (p *packReader) exhausted() bool {
-	return p.r == p.w && (p.src == nil || p.err != nil)
-}
-
-// hashConsumed hashes what was consumed and is not hashed yet.
-func (p *packReader) hashConsumed() {
-	if p.r > p.hashed {
-		_, _ = p.sum.Write(p.buf[p.hashed:p.r])
-		p.hashed = p.r
-	}
-}
-
-// fill reads more of src into buf.
-func (p *packReader) fill() error {
-	if p.src == nil {
-		return io.ErrUnexpectedEOF
-	}
-	if p.err != nil {
-		return p.err
-	}
-	p.hashConsumed()
-	n := copy(p.buf, p.buf[p.r:p.w])
-	p.base += int64(p.r)
-	p.r, p.w, p.hashed = 0, n, 0
-	for range 100 {
-		m, err := p.src.Read(p.buf[p.w:])
-		p.w += m
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
-			}
-			p.err = err
-		}
-		if m > 0 {
-			return nil
-		}
-		if p.err != nil {
-			return p.err
-		}
-	}
-	p.err = io.ErrNoProgress
-	return p.err
-}
-
-// ReadByte reads one byte.
-func (p *packReader) ReadByte() (byte, error) {
-	if p.r == p.w {
-		if err := p.fill(); err != nil {
-			return 0, err
-		}
-	}
-	c := p.buf[p.r]
-	p.r++
-	return c, nil
-}
-
-// Read reads what is buffered, or fills the buffer first.
-func (p *packReader) Read(b []byte) (int, error) {
-	if len(b) == 0 {
-		return 0, nil
-	}
-	if p.r == p.w {
-		if err := p.fill(); err != nil {
-			return 0, err
-		}
-	}
-	n := copy(b, p.buf[p.r:p.w])
-	p.r += n
-	return n, nil
-}
-
-func (p *packReader) readFull(b []byte) error {
-	_, err := io.ReadFull(p, b)
-	return err
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += int64(n)
+	return n, err
 }

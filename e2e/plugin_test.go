@@ -294,8 +294,26 @@ func TestStepPluginEndToEnd(t *testing.T) {
 	})
 	promoted := f.tip(t)
 
-	t.Run("re-run", func(t *testing.T) {
+	t.Run("the same call again", func(t *testing.T) {
+		// kargo-extended's retry of a call whose answer it lost: the
+		// step's answer, not a second run.
 		r := sc.post(t, pluginToken, kargoRequest(f, s, "argo-refs-promote", "staging", f.configJSON(nil)))
+		wantStep(t, r, "Succeeded", false)
+		if out := output(r); out["changed"] != true || out["gitopsCommit"] != promoted {
+			t.Errorf("repeated call outputs %v, want the first answer: changed true at %s", out, promoted)
+		}
+		if f.tip(t) != promoted {
+			t.Fatal("the repeated call pushed a commit")
+		}
+	})
+
+	t.Run("re-run", func(t *testing.T) {
+		// A new Promotion of the same Freight to the same Stage runs again
+		// and finds the stage there.
+		req := kargoRequest(f, s, "argo-refs-promote", "staging", f.configJSON(nil))
+		ctx := req["context"].(map[string]any)
+		ctx["promotion"], ctx["promotionUID"] = "staging.01jb6xq3z8nqv5r4h1w0ktg2eb", "7c2b8f1e-3d4e-5f60-9b0c-1d2e3f4a5b6c"
+		r := sc.post(t, pluginToken, req)
 		wantStep(t, r, "Succeeded", false)
 		if out := output(r); out["changed"] != false || out["gitopsCommit"] != promoted {
 			t.Errorf("re-run outputs %v, want changed false at %s", out, promoted)
@@ -453,12 +471,13 @@ func TestStepPluginEndToEnd(t *testing.T) {
 			}
 		}
 		stage, _ := m["stage"].(string)
-		if m["promotion"] != stage+".01jb6xq3z8nqv5r4h1w0ktg2ea" || m["alias"] != "promote-"+stage {
+		promotion, _ := m["promotion"].(string)
+		if !strings.HasPrefix(promotion, stage+".01jb6xq3z8nqv5r4h1w0ktg2e") || m["alias"] != "promote-"+stage {
 			t.Errorf("log line names the wrong promotion or alias: %v", m)
 		}
 	}
-	if executed != 9 || refused != 9 {
-		t.Errorf("%d 'step executed' and %d 'request refused' log lines, want 9 and 9:\n%s", executed, refused, logs)
+	if executed != 10 || refused != 9 {
+		t.Errorf("%d 'step executed' and %d 'request refused' log lines, want 10 and 9:\n%s", executed, refused, logs)
 	}
 	if !strings.Contains(logs, `"msg":"stopped"`) {
 		t.Errorf("no clean shutdown in the log:\n%s", logs)

@@ -28,6 +28,19 @@ func delayFirst(part string, d time.Duration) gittest.Option {
 	})
 }
 
+// delayEach holds every request whose path contains part for d: a slow
+// Git server.
+func delayEach(part string, d time.Duration) gittest.Option {
+	return gittest.WithMiddleware(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.Contains(r.URL.Path, part) {
+				time.Sleep(d)
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+}
+
 // TestStepPluginStepLongerThanTheCallersTimeout runs a promotion that needs
 // longer than kargo-extended's 30 s client timeout through the sidecar,
 // called by a double of kargo-extended's engine (internal/kargoext: its
@@ -36,29 +49,30 @@ func delayFirst(part string, d time.Duration) gittest.Option {
 // from zero, for ever. Now the step runs once, detached, and a later call
 // collects its answer: Succeeded, exactly one commit, one push.
 //
-// The 3-minute case runs at a tenth of its time scale (client timeout 3 s,
-// --answer-within 2 s, Git answering after 18 s) unless
-// ARGO_REFS_E2E_FULL_SCALE=1, which runs it at full scale (30 s, 20 s,
-// 180 s).
+// The 3-minute case is a slow Git server, each of the promotion's four
+// requests answered after 45 s. It runs at a tenth of its time scale
+// (client timeout 3 s, --answer-within 2 s, 4.5 s a request) unless
+// ARGO_REFS_E2E_FULL_SCALE=1 (30 s, 20 s, 45 s).
 func TestStepPluginStepLongerThanTheCallersTimeout(t *testing.T) {
 	t.Parallel()
 	full := os.Getenv("ARGO_REFS_E2E_FULL_SCALE") == "1"
 	type scale struct {
 		name                     string
-		clientTimeout, gitDelay  time.Duration
+		clientTimeout, gitDelay  time.Duration // gitDelay: how long the whole promotion waits for Git
+		slowGit                  gittest.Option
 		answerWithin, retryAfter time.Duration
 	}
 	cases := []scale{
-		{"Git answers after 35s", kargoext.ClientTimeout, 35 * time.Second, 20 * time.Second, 2 * time.Second},
-		{"3 minutes at 1/10 scale", 3 * time.Second, 18 * time.Second, 2 * time.Second, time.Second},
+		{"Git answers after 35s", kargoext.ClientTimeout, 35 * time.Second, delayFirst("/gitops.git/", 35*time.Second), 20 * time.Second, 2 * time.Second},
+		{"3 minutes at 1/10 scale", 3 * time.Second, 18 * time.Second, delayEach("/gitops.git/", 4500*time.Millisecond), 2 * time.Second, time.Second},
 	}
 	if full {
-		cases[1] = scale{"3 minutes", kargoext.ClientTimeout, 180 * time.Second, 20 * time.Second, 2 * time.Second}
+		cases[1] = scale{"3 minutes", kargoext.ClientTimeout, 180 * time.Second, delayEach("/gitops.git/", 45*time.Second), 20 * time.Second, 2 * time.Second}
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFixtureWithGit(t, []gittest.Option{delayFirst("/gitops.git/", tc.gitDelay)})
+			f := newFixtureWithGit(t, []gittest.Option{tc.slowGit})
 			s := newSandbox(t)
 			sc := startSidecar(t, s, "--answer-within="+tc.answerWithin.String(), "--retry-after="+tc.retryAfter.String())
 			start := f.tip(t)

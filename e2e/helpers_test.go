@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -27,13 +28,14 @@ import (
 
 	"github.com/argo-refs/argo-refs/internal/gitopstest"
 	"github.com/argo-refs/argo-refs/internal/gittest"
+	"github.com/argo-refs/argo-refs/internal/leaktest"
 	"github.com/argo-refs/argo-refs/internal/regtest"
 	"github.com/argo-refs/argo-refs/warehouse"
 )
 
 const (
 	lockDir   = "warehouses/codeai/builds"
-	secret    = "s3cr3t-E2E-do-not-leak"
+	secret    = leaktest.Secret
 	gitUser   = "kargo"
 	regUser   = "puller"
 	whName    = "codeai-builds"
@@ -156,8 +158,8 @@ func (f *fixture) configYAML(extra string) string {
 		"packaging:\n  kind: helm\n  sourcePath: k8s/helm\n" +
 		"targets:\n  - deploymentFile: {}\n" +
 		"credentials:\n" +
-		"  git: {username: " + gitUser + ", password: " + secret + "}\n" +
-		"  registry: {username: " + regUser + ", password: " + secret + "}\n" +
+		"  git: {username: " + gitUser + ", password: " + strconv.Quote(secret) + "}\n" +
+		"  registry: {username: " + regUser + ", password: " + strconv.Quote(secret) + "}\n" +
 		"timeout: 20s\n" + extra
 }
 
@@ -360,8 +362,8 @@ func (s *sandbox) runStep(t *testing.T, env []string, args ...string) result {
 		r.outputs = parseOutputs(t, r.rawOutputs)
 	}
 	for what, text := range map[string]string{"stdout": r.stdout, "stderr": r.stderr, "outputs": r.rawOutputs} {
-		if strings.Contains(text, secret) {
-			t.Errorf("argo-refs %s: the credential shows on %s", args[0], what)
+		if form := leaktest.Find(text, gitUser, secret); form != "" {
+			t.Errorf("argo-refs %s: the credential shows on %s as %q", args[0], what, form)
 		}
 	}
 	return r

@@ -26,6 +26,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/argo-refs/argo-refs/internal/hosttls"
+	"github.com/argo-refs/argo-refs/internal/redact"
 )
 
 // Environment variables read for credentials when Options.Credentials is nil.
@@ -617,7 +618,7 @@ func (c *Client) authenticator(ctx context.Context, repo name.Repository) (authn
 // statusError describes a non-200 answer to HEAD, which has no body.
 func statusError(resp *http.Response, action string) error {
 	code := resp.StatusCode
-	msg := fmt.Sprintf("%s: registry answered %d %s to %s %s", action, code, http.StatusText(code), resp.Request.Method, redactURL(resp.Request.URL))
+	msg := fmt.Sprintf("%s: registry answered %d %s to %s %s", action, code, http.StatusText(code), resp.Request.Method, redact.URL(resp.Request.URL.String()))
 	switch {
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
 		return fmt.Errorf("%w: %s", ErrUnauthorized, msg)

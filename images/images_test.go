@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/argo-refs/argo-refs/internal/leaktest"
 	"github.com/argo-refs/argo-refs/internal/regtest"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -25,7 +26,7 @@ import (
 // secret is the password the tests use; no error or log may contain it.
 const (
 	testUser   = "ci-bot"
-	secret     = "s3cr3t-Pa55w0rd-never-print"
+	secret     = leaktest.Secret
 	wrongPass  = "wr0ng-Pa55w0rd-never-print"
 	zeroDigest = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
 )
@@ -723,7 +724,8 @@ func TestDockerCredentialHelper(t *testing.T) {
 	reg := regtest.New(t, regtest.WithCredentials(testUser, secret))
 	want := reg.PushImage(t, "private/app:v1", nil)
 	bin := t.TempDir()
-	script := fmt.Sprintf("#!/bin/sh\nread server\nprintf '{\"ServerURL\":\"%%s\",\"Username\":\"%s\",\"Secret\":\"%s\"}' \"$server\"\n", testUser, secret)
+	// The secret goes in as an argument: printf would read its '%' as a verb.
+	script := fmt.Sprintf("#!/bin/sh\nread server\nprintf '{\"ServerURL\":\"%%s\",\"Username\":\"%%s\",\"Secret\":\"%%s\"}' \"$server\" '%s' '%s'\n", testUser, secret)
 	if err := os.WriteFile(filepath.Join(bin, "docker-credential-regtest"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}

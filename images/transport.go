@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/argo-refs/argo-refs/internal/hosttls"
+	"github.com/argo-refs/argo-refs/internal/redact"
 )
 
 // errPlainHTTP refuses plain HTTP to a host that is neither loopback nor
@@ -158,7 +159,7 @@ func newRetryTransport(base http.RoundTripper, retryMax int, waitMin, waitMax ti
 			if attempt > 0 {
 				cnt.retries.Add(1)
 				log.DebugContext(req.Context(), "retrying registry request",
-					"method", req.Method, "url", redactURL(req.URL), "attempt", attempt+1)
+					"method", req.Method, "url", redact.URL(req.URL.String()), "attempt", attempt+1)
 			}
 		},
 		CheckRetry: func(ctx context.Context, resp *http.Response, err error) (bool, error) {
@@ -238,17 +239,4 @@ func retryAfter(resp *http.Response, now time.Time) (time.Duration, bool) {
 		return max(t.Sub(now), 0), true
 	}
 	return 0, false
-}
-
-// redactURL drops userinfo and query values, which may carry secrets.
-func redactURL(u *url.URL) string {
-	if u == nil {
-		return ""
-	}
-	r := *u
-	r.User = nil
-	if r.RawQuery != "" {
-		r.RawQuery = "REDACTED"
-	}
-	return r.String()
 }

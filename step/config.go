@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/argo-refs/argo-refs/internal/redact"
 	"log/slog"
 	"net"
 	"net/url"
@@ -701,7 +702,7 @@ func (p *Plan) CommitMessage(v MessageVars) (string, error) {
 // as a record's sourceRepo.
 func (p *Plan) CheckURL(rawURL string) error {
 	if err := checkURL(rawURL, p.InsecureHTTPHosts); err != nil {
-		return Terminal(fmt.Errorf("checking URL %s: %w", redactURL(rawURL), err))
+		return Terminal(fmt.Errorf("checking URL %s: %w", redact.URL(rawURL), err))
 	}
 	return nil
 }
@@ -780,7 +781,7 @@ func collect(v violation, ps *[]problem) {
 			add(ptr, "value "+hint)
 		} else {
 			s, _ := v.value.(string)
-			add(ptr, strconv.Quote(redactURL(s))+" "+hint)
+			add(ptr, strconv.Quote(redact.URL(s))+" "+hint)
 		}
 	case kwEnum:
 		want := make([]string, len(v.node.enum))
@@ -937,7 +938,7 @@ func appFromBuildLockDir(dir string) string {
 func checkURL(raw string, insecureHosts []string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("%q is not a URL", redactURL(raw))
+		return fmt.Errorf("%q is not a URL", redact.URL(raw))
 	}
 	if u.User != nil {
 		return errors.New("must not contain user information; use credentials or the environment")
@@ -956,7 +957,7 @@ func checkURL(raw string, insecureHosts []string) error {
 		}
 		return fmt.Errorf("plain http to %q is not allowed; use https or list the host in insecureHTTPHosts", u.Host)
 	default:
-		return fmt.Errorf("%q is not an http(s) URL", redactURL(raw))
+		return fmt.Errorf("%q is not an http(s) URL", redact.URL(raw))
 	}
 }
 
@@ -966,23 +967,6 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-// redactURL replaces the user information of a URL-looking string.
-func redactURL(s string) string {
-	scheme, rest, ok := strings.Cut(s, "://")
-	if !ok {
-		return s
-	}
-	authority := rest
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		authority = rest[:i]
-	}
-	at := strings.LastIndex(authority, "@")
-	if at < 0 {
-		return s
-	}
-	return scheme + "://" + redacted + "@" + rest[at+1:]
 }
 
 // --- commit message ---

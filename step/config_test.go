@@ -170,7 +170,7 @@ func TestConfigProblems(t *testing.T) {
 		{
 			name:   "repoURL with credentials is rejected without echoing them",
 			config: `{"repoURL": "https://user:hunter2@github.com/o/r.git", "buildLockDir": "b"}`,
-			want:   []string{`/repoURL: "https://redacted@github.com/o/r.git" is not an http(s) URL without user information, query or fragment`},
+			want:   []string{`/repoURL: "https://REDACTED@github.com/o/r.git" is not an http(s) URL without user information, query or fragment`},
 		},
 		{
 			name:   "credentials incomplete or empty",

@@ -17,6 +17,7 @@ import (
 	"github.com/argo-refs/argo-refs/internal/faults"
 	"github.com/argo-refs/argo-refs/internal/gitopstest"
 	"github.com/argo-refs/argo-refs/internal/gittest"
+	"github.com/argo-refs/argo-refs/internal/leaktest"
 	"github.com/argo-refs/argo-refs/internal/logbuf"
 	"github.com/argo-refs/argo-refs/internal/regtest"
 	"github.com/argo-refs/argo-refs/step/kargo"
@@ -465,7 +466,7 @@ func TestFaultKilledDuringPushConverges(t *testing.T) {
 		t.Fatalf("re-run: %v\n%s", err, rerun)
 	}
 	for _, text := range []string{out.String(), string(rerun)} {
-		if strings.Contains(text, secret) {
+		if leaktest.Find(text, gitUser, secret) != "" {
 			t.Fatalf("the credential leaked into the command's output:\n%s", text)
 		}
 	}

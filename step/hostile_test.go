@@ -17,6 +17,7 @@ import (
 	"github.com/argo-refs/argo-refs/images"
 	"github.com/argo-refs/argo-refs/internal/gittest"
 	"github.com/argo-refs/argo-refs/internal/hosttls"
+	"github.com/argo-refs/argo-refs/internal/leaktest"
 	"github.com/argo-refs/argo-refs/step/kargo"
 	"github.com/argo-refs/argo-refs/warehouse"
 	"github.com/argo-refs/argo-refs/warehouse/gitrepo"
@@ -34,7 +35,7 @@ func (f *fixture) hostileRun(t *testing.T, sc Context, config []byte) Result {
 	if res.Err != nil {
 		// %+v and %#v walk whatever the error holds.
 		for _, s := range []string{strings.ReplaceAll(strings.ReplaceAll(errorDump(res.Err), "\n", " "), "\t", " ")} {
-			if strings.Contains(s, secret) {
+			if leaktest.Find(s, gitUser, secret) != "" {
 				t.Fatalf("the credential is inside the error value: %s", s)
 			}
 		}
@@ -85,6 +86,8 @@ func TestHostileConfigIsRefusedBeforeAnyRequest(t *testing.T) {
 		{"backslash path", map[string]any{"targets": []any{map[string]any{"kustomization": map[string]any{"path": `apps\..\..\x.yaml`}}}}, "/targets/0/kustomization/path"},
 		{"plain http GitOps repo", map[string]any{"repoURL": "http://git.example.com/gitops.git"}, "/repoURL"},
 		{"credentials in the URL", map[string]any{"repoURL": "https://kargo:" + secret + "@git.example.com/gitops.git"}, "/repoURL"},
+		{"a token as the URL's user", map[string]any{"repoURL": "https://" + secret + "@git.example.com/gitops.git"}, "/repoURL"},
+		{"credentials in the source repo URL", map[string]any{"packaging": map[string]any{"sourceRepo": "https://kargo:" + secret + "@git.example.com/source.git"}}, "/packaging/sourceRepo"},
 		{"plain http source expectation", map[string]any{"packaging": map[string]any{"sourceRepo": "http://git.example.com/source.git"}}, "/packaging/sourceRepo"},
 		{"TLS skip host is a URL", map[string]any{"insecureSkipTLSVerifyHosts": []string{"https://git.example.com/"}}, "/insecureSkipTLSVerifyHosts/0"},
 	} {
@@ -101,6 +104,20 @@ func TestHostileConfigIsRefusedBeforeAnyRequest(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFreightCommitURLWithCredentialsIsNotPrinted: a Freight commit whose
+// repoURL carries a password (with '/', '?', '#', '@' in it, which ended the
+// host part of every redaction helper early) is listed when the step finds
+// no commit of its repository, without the password.
+func TestFreightCommitURLWithCredentialsIsNotPrinted(t *testing.T) {
+	f := newFixture(t, fixtureOpt{})
+	sc := f.context("staging")
+	ref := sc.Freight.Items[whKey]
+	ref.Commits = []kargo.GitCommit{{RepoURL: "https://kargo:" + secret + "@git.example.com/other.git", ID: f.freight, Branch: "main"}}
+	sc.Freight.Items[whKey] = ref
+	res := f.hostileRun(t, sc, f.config(t, nil))
+	wantFailed(t, res, ErrNoFreightCommit, "git.example.com/other.git")
 }
 
 // commitRecord commits current.yaml and its historical twin with the given

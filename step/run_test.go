@@ -17,6 +17,7 @@ import (
 	"github.com/argo-refs/argo-refs/images"
 	"github.com/argo-refs/argo-refs/internal/gitopstest"
 	"github.com/argo-refs/argo-refs/internal/gittest"
+	"github.com/argo-refs/argo-refs/internal/leaktest"
 	"github.com/argo-refs/argo-refs/internal/logbuf"
 	"github.com/argo-refs/argo-refs/internal/regtest"
 	"github.com/argo-refs/argo-refs/step/kargo"
@@ -26,7 +27,7 @@ import (
 
 const (
 	lockDir   = "warehouses/codeai/builds"
-	secret    = "s3cr3t-ZX81-do-not-leak"
+	secret    = leaktest.Secret
 	gitUser   = "kargo"
 	regUser   = "puller"
 	whKey     = "Warehouse/codeai-builds"
@@ -175,8 +176,8 @@ func (f *fixture) assertNoLeak(t *testing.T, res Result) {
 	}
 	places["commit messages"] = gittest.Git(t, f.gitopsDir, "log", "--format=%B", "main")
 	for where, text := range places {
-		if strings.Contains(text, secret) {
-			t.Fatalf("the credential leaked into the %s: %s", where, text)
+		if form := leaktest.Find(text, gitUser, secret); form != "" {
+			t.Fatalf("the credential leaked into the %s (as %q): %s", where, form, text)
 		}
 	}
 }

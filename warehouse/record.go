@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/argo-refs/argo-refs/internal/redact"
 	yamlv3 "go.yaml.in/yaml/v3"
 )
 
@@ -482,46 +483,31 @@ func sourceRepoProblem(s string) string {
 		return want + ", found an empty value"
 	}
 	if !safeChars(s) {
-		return fmt.Sprintf("%s of printable ASCII without spaces, found %s", want, quote(redactURL(s)))
+		return fmt.Sprintf("%s of printable ASCII without spaces, found %s", want, quote(redact.URL(s)))
 	}
 	if scpLikeRe.MatchString(s) && !strings.Contains(s, "://") {
 		return ""
 	}
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" || u.Path == "" || u.Path == "/" {
-		return fmt.Sprintf("%s with a host and a path, found %s", want, quote(redactURL(s)))
+		return fmt.Sprintf("%s with a host and a path, found %s", want, quote(redact.URL(s)))
 	}
 	switch u.Scheme {
 	case "https", "http":
 		if u.User != nil {
-			return fmt.Sprintf("expected a URL without credentials, found %s", quote(redactURL(s)))
+			return fmt.Sprintf("expected a URL without credentials, found %s", quote(redact.URL(s)))
 		}
 	case "ssh":
 		if _, hasPassword := u.User.Password(); hasPassword {
-			return fmt.Sprintf("expected a URL without credentials, found %s", quote(redactURL(s)))
+			return fmt.Sprintf("expected a URL without credentials, found %s", quote(redact.URL(s)))
 		}
 	default:
-		return fmt.Sprintf("%s, found scheme %s in %s", want, quote(u.Scheme), quote(redactURL(s)))
+		return fmt.Sprintf("%s, found scheme %s in %s", want, quote(u.Scheme), quote(redact.URL(s)))
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Sprintf("%s without query or fragment, found %s", want, quote(redactURL(s)))
+		return fmt.Sprintf("%s without query or fragment, found %s", want, quote(redact.URL(s)))
 	}
 	return ""
-}
-
-// redactURL hides the userinfo of a URL, so credentials never reach an error.
-func redactURL(s string) string {
-	if i := strings.Index(s, "://"); i >= 0 {
-		rest := s[i+3:]
-		end := strings.IndexAny(rest, "/?#")
-		if end < 0 {
-			end = len(rest)
-		}
-		if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 {
-			return s[:i+3] + "REDACTED@" + rest[at+1:]
-		}
-	}
-	return s
 }
 
 func sourcePathProblem(p string) string {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/argo-refs/argo-refs/images"
+	"github.com/argo-refs/argo-refs/internal/redact"
 	"github.com/argo-refs/argo-refs/warehouse"
 	"github.com/argo-refs/argo-refs/warehouse/gitrepo"
 )
@@ -221,7 +222,7 @@ func publishExit(err error) error {
 		errors.Is(err, gitrepo.ErrBranchNotFound), errors.Is(err, gitrepo.ErrPathOutsideRepo),
 		errors.Is(err, gitrepo.ErrPushRefused):
 		return &exitError{code: exitFailed, err: err}
-	case errors.Is(err, warehouse.ErrInvalidRecord):
+	case errors.Is(err, warehouse.ErrInvalidRecord), errors.Is(err, gitrepo.ErrInvalidURL):
 		return &exitError{code: exitUsage, err: err}
 	}
 	return &exitError{code: exitTransient, err: err}
@@ -231,7 +232,7 @@ func printPublish(io stdio, f *publishFlags, res warehouse.PublishResult, regist
 	w := io.stdout
 	where := f.outputDir
 	if f.repo != "" {
-		where = fmt.Sprintf("%s (%s)", redactURL(f.repo), f.branch)
+		where = fmt.Sprintf("%s (%s)", redact.URL(f.repo), f.branch)
 	}
 	switch res.Outcome {
 	case warehouse.OutcomeUnchanged:

@@ -10,10 +10,11 @@ import (
 	"testing"
 
 	"github.com/argo-refs/argo-refs/internal/gittest"
+	"github.com/argo-refs/argo-refs/internal/leaktest"
 	"github.com/argo-refs/argo-refs/internal/regtest"
 )
 
-const publishSecret = "pub-s3cret-0451"
+const publishSecret = leaktest.Secret
 
 type publishEnv struct {
 	git  *gittest.Server
@@ -56,8 +57,8 @@ func (p *publishEnv) run(t *testing.T, args []string) (int, string, string) {
 	code := run(context.Background(), args, stdio{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut,
 		getenv: func(k string) string { return p.env[k] }})
 	for _, s := range []string{out.String(), errOut.String(), gittest.Git(t, p.bare, "log", "--format=%B", "main")} {
-		if strings.Contains(s, publishSecret) {
-			t.Fatalf("the credential leaked: %s", s)
+		if form := leaktest.Find(s, "ci", publishSecret); form != "" {
+			t.Fatalf("the credential leaked (as %q): %s", form, s)
 		}
 	}
 	return code, out.String(), errOut.String()
@@ -213,6 +214,35 @@ func TestPublishRefusedPushIsNotTransient(t *testing.T) {
 	}
 	if !strings.Contains(errOut, "pack exceeds maximum allowed size") {
 		t.Errorf("stderr does not carry the server's words:\n%s", errOut)
+	}
+	if gittest.Git(t, p.bare, "rev-parse", "main") != before {
+		t.Error("main moved")
+	}
+}
+
+// TestPublishRepoURLWithAPasswordIsNotPrinted: a password in --repo with
+// '/', '?', '#' and '@' in it (which ended the host part of the old
+// redaction early) appears on no output; the run fails before any push.
+func TestPublishRepoURLWithAPasswordIsNotPrinted(t *testing.T) {
+	p := newPublishEnv(t)
+	before := gittest.Git(t, p.bare, "rev-parse", "main")
+	for _, repo := range []string{
+		strings.Replace(p.repo, "http://", "http://ci:"+publishSecret+"@", 1),
+		strings.Replace(p.repo, "http://", "http://"+publishSecret+"@", 1),
+	} {
+		args := p.args("--image-digest", p.dgst)
+		for i, a := range args {
+			if a == p.repo {
+				args[i] = repo
+			}
+		}
+		code, out, errOut := p.run(t, args) // p.run fails the test on any form of the secret
+		if code != exitUsage {
+			t.Errorf("publish with a password in --repo: exit %d, want %d (bad input): %s", code, exitUsage, out)
+		}
+		if !strings.Contains(errOut, "REDACTED") {
+			t.Errorf("stderr does not show the redacted URL:\n%s", errOut)
+		}
 	}
 	if gittest.Git(t, p.bare, "rev-parse", "main") != before {
 		t.Error("main moved")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/argo-refs/argo-refs/internal/faults"
 	"github.com/argo-refs/argo-refs/internal/gittest"
+	"github.com/argo-refs/argo-refs/internal/leaktest"
 	"github.com/argo-refs/argo-refs/internal/logbuf"
 	"github.com/argo-refs/argo-refs/internal/regtest"
 	"github.com/argo-refs/argo-refs/step"
@@ -25,7 +26,7 @@ import (
 )
 
 const (
-	leakSecret = "pl4gin-s3cret-do-not-leak"
+	leakSecret = leaktest.Secret
 	leakToken  = "plugin-bearer-token"
 	lockDir    = "warehouses/codeai/builds"
 )
@@ -191,7 +192,7 @@ func TestServeUnderLoadWithFaultsLeaksNothing(t *testing.T) {
 				got.Terminal, got.Status == kargo.StatusErrored && got.Error == "":
 				// Every fault here is transient: never Failed, never terminal.
 				problems = append(problems, fmt.Sprintf("request %d: %s", i, raw))
-			case strings.Contains(raw, leakSecret):
+			case leaktest.Find(raw, "kargo", leakSecret) != "":
 				problems = append(problems, fmt.Sprintf("request %d: the credential leaked into the response", i))
 			}
 			var m runtime.MemStats
@@ -214,7 +215,7 @@ func TestServeUnderLoadWithFaultsLeaksNothing(t *testing.T) {
 	if g, r := gitProxy.InjectedWhere("/gitops.git/"), regProxy.Injected(); g == 0 || r == 0 {
 		t.Fatalf("faults injected: GitOps server %d, registry %d; the load did not exercise both", g, r)
 	}
-	if strings.Contains(logs.String(), leakSecret) {
+	if leaktest.Find(logs.String(), "kargo", leakSecret) != "" {
 		t.Fatal("the credential leaked into the server's log")
 	}
 	// Generous: 100 promotions at once hold a few MiB each at most.

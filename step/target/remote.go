@@ -2,6 +2,7 @@ package target
 
 import (
 	"fmt"
+	"github.com/argo-refs/argo-refs/internal/redact"
 	"path"
 	"strings"
 )
@@ -98,19 +99,19 @@ func refParam(parts []string, url string) (int, error) {
 		switch k {
 		case "ref":
 			if refAt >= 0 {
-				return 0, fmt.Errorf("remote %s has ref= twice: %w", redact(url), ErrAmbiguous)
+				return 0, fmt.Errorf("remote %s has ref= twice: %w", redact.URL(url), ErrAmbiguous)
 			}
 			refAt = i
 		case "version":
 			if verAt >= 0 {
-				return 0, fmt.Errorf("remote %s has version= twice: %w", redact(url), ErrAmbiguous)
+				return 0, fmt.Errorf("remote %s has version= twice: %w", redact.URL(url), ErrAmbiguous)
 			}
 			verAt = i
 		}
 	}
 	switch {
 	case refAt >= 0 && verAt >= 0:
-		return 0, fmt.Errorf("remote %s has both ref= and version=: %w", redact(url), ErrAmbiguous)
+		return 0, fmt.Errorf("remote %s has both ref= and version=: %w", redact.URL(url), ErrAmbiguous)
 	case refAt >= 0:
 		return refAt, nil
 	}
@@ -133,7 +134,7 @@ func RewriteRemoteRef(url, sourceRepo, sourcePath, ref string) (out string, ok b
 		return "", false, nil
 	}
 	if strings.ContainsRune(url, '#') {
-		return "", false, fmt.Errorf("rewriting remote %s: a #fragment is not supported: %w", redact(url), ErrUnsupported)
+		return "", false, fmt.Errorf("rewriting remote %s: a #fragment is not supported: %w", redact.URL(url), ErrUnsupported)
 	}
 	var parts []string
 	if r.query != "" {
@@ -178,22 +179,4 @@ func checkRef(ref string) error {
 		}
 	}
 	return nil
-}
-
-// redact hides the user info of a URL (tokens often live there), keeping
-// the conventional "git" user of SSH URLs.
-func redact(s string) string {
-	start := 0
-	if i := strings.Index(s, "://"); i >= 0 {
-		start = i + 3
-	}
-	end := len(s)
-	if i := strings.IndexByte(s[start:], '/'); i >= 0 {
-		end = start + i
-	}
-	at := strings.LastIndexByte(s[start:end], '@')
-	if at < 0 || s[start:start+at] == "git" {
-		return s
-	}
-	return s[:start] + "redacted" + s[start+at:]
 }

@@ -97,19 +97,3 @@ func TestRewriteRemoteRefErrors(t *testing.T) {
 		})
 	}
 }
-
-func TestRedact(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"https://user:tok@github.com/o/r", "https://redacted@github.com/o/r"},
-		{"https://tok@github.com/o/r", "https://redacted@github.com/o/r"},
-		{"git@github.com:o/r.git", "git@github.com:o/r.git"},
-		{"ssh://git@github.com/o/r", "ssh://git@github.com/o/r"},
-		{"tok@github.com:o/r.git", "redacted@github.com:o/r.git"},
-		{"github.com/o/r//p?ref=a@b", "github.com/o/r//p?ref=a@b"},
-	}
-	for _, tt := range tests {
-		if got := redact(tt.in); got != tt.want {
-			t.Errorf("redact(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}

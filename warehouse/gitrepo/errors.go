@@ -2,7 +2,7 @@ package gitrepo
 
 import (
 	"errors"
-	"strings"
+	"github.com/argo-refs/argo-refs/internal/redact"
 )
 
 // Errors callers branch on with errors.Is. Every error this package returns
@@ -63,12 +63,12 @@ type redactedError struct {
 }
 
 func (e *redactedError) Error() string {
-	return strings.ReplaceAll(e.err.Error(), e.secret, "REDACTED")
+	return redact.Secrets(e.err.Error(), e.secret)
 }
 
 func (e *redactedError) Unwrap() error { return e.err }
 
-func redact(err error, secret string) error {
+func hideSecret(err error, secret string) error {
 	if err == nil || secret == "" {
 		return err
 	}

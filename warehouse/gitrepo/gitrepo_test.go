@@ -16,6 +16,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 
 	"github.com/argo-refs/argo-refs/internal/gittest"
+	"github.com/argo-refs/argo-refs/internal/leaktest"
 	"github.com/argo-refs/argo-refs/warehouse/gitrepo"
 )
 
@@ -453,12 +454,17 @@ func TestOpenRejectsBadURLs(t *testing.T) {
 		{"https://example.com/x.git?token=abc", "query"},
 		{"https:///x.git", "no host"},
 		{"https://user:pa55@host:bad/x.git", "port"},
+		// A password with '/' that starts with digits parses as a port and a
+		// path: the rest of the password must not be sent as a path.
+		{"https://user:12/pa55@host/x.git", "'@' after the host"},
+		{"https://kargo:" + leaktest.Secret + "@host/x.git", "REDACTED@host/x.git"},
+		{"https://" + leaktest.Secret + "@host/x.git", "REDACTED@host/x.git"},
 	} {
 		_, err := gitrepo.Open(context.Background(), tc.url, gitrepo.Options{})
 		if !errors.Is(err, gitrepo.ErrInvalidURL) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Open(%s) = %v, want ErrInvalidURL mentioning %q", tc.url, err, tc.want)
 		}
-		if err != nil && (strings.Contains(err.Error(), "pa55") || strings.Contains(err.Error(), "token=abc")) {
+		if err != nil && (strings.Contains(err.Error(), "pa55") || strings.Contains(err.Error(), "token=abc") || leaktest.Find(err.Error(), "kargo", leaktest.Secret) != "") {
 			t.Errorf("Open(%s) leaked a secret: %v", tc.url, err)
 		}
 	}

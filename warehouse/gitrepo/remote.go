@@ -23,6 +23,7 @@ import (
 	"github.com/go-git/go-git/v5/storage/memory"
 
 	"github.com/argo-refs/argo-refs/internal/hosttls"
+	"github.com/argo-refs/argo-refs/internal/redact"
 )
 
 // Auth holds HTTP basic credentials (for GitHub: any user name and a token
@@ -110,7 +111,7 @@ func Open(_ context.Context, rawURL string, opts Options) (*Remote, error) {
 		return nil, err
 	}
 	r := &Remote{
-		url:      u.String(),
+		url:      redact.URL(u.String()),
 		log:      opts.Logger,
 		store:    memory.NewStorage(),
 		pending:  map[plumbing.Hash][]plumbing.Hash{},
@@ -138,16 +139,23 @@ func Open(_ context.Context, rawURL string, opts Options) (*Remote, error) {
 func parseURL(rawURL string, opts Options) (*url.URL, *Auth, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		var uerr *url.Error
-		if errors.As(err, &uerr) {
-			err = uerr.Err
+		// url.Parse quotes what it could not read, which may be part of a
+		// password: the reason given is that of the redacted URL.
+		shown := redact.URL(rawURL)
+		reason := "the credentials before '@' do not parse"
+		if _, perr := url.Parse(shown); perr != nil {
+			var uerr *url.Error
+			if errors.As(perr, &uerr) {
+				perr = uerr.Err
+			}
+			reason = perr.Error()
 		}
-		return nil, nil, fmt.Errorf("parsing repository URL %s: %v: %w", redactRawURL(rawURL), err, ErrInvalidURL)
+		return nil, nil, fmt.Errorf("parsing repository URL %s: %s: %w", shown, reason, ErrInvalidURL)
 	}
 	auth := opts.Auth
 	if u.User != nil {
 		if auth != nil {
-			return nil, nil, fmt.Errorf("parsing repository URL %s: credentials both in the URL and in Options.Auth: %w", redactURL(u), ErrInvalidURL)
+			return nil, nil, fmt.Errorf("parsing repository URL %s: credentials both in the URL and in Options.Auth: %w", redact.URL(rawURL), ErrInvalidURL)
 		}
 		pass, _ := u.User.Password()
 		auth = &Auth{Username: u.User.Username(), Password: pass}
@@ -155,14 +163,17 @@ func parseURL(rawURL string, opts Options) (*url.URL, *Auth, error) {
 	}
 	switch {
 	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, nil, fmt.Errorf("parsing repository URL %s: scheme must be http or https: %w", u, ErrInvalidURL)
+		return nil, nil, fmt.Errorf("parsing repository URL %s: scheme must be http or https: %w", redact.URL(rawURL), ErrInvalidURL)
 	case u.Host == "":
-		return nil, nil, fmt.Errorf("parsing repository URL %s: no host: %w", u, ErrInvalidURL)
+		return nil, nil, fmt.Errorf("parsing repository URL %s: no host: %w", redact.URL(rawURL), ErrInvalidURL)
+	case strings.Contains(u.Host+u.Path, "@") || strings.Contains(u.RawQuery+u.Fragment, "@"):
+		// https://user:12/x@host/… parses as host "user:12" and a path
+		// holding the rest of the password: never send that anywhere.
+		return nil, nil, fmt.Errorf("parsing repository URL %s: an '@' after the host: a password with '/', '?' or '#' must be percent-encoded, or given as credentials: %w", redact.URL(rawURL), ErrInvalidURL)
 	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
-		u.RawQuery, u.Fragment = "", ""
-		return nil, nil, fmt.Errorf("parsing repository URL %s: query or fragment not allowed: %w", u, ErrInvalidURL)
+		return nil, nil, fmt.Errorf("parsing repository URL %s: query or fragment not allowed: %w", redact.URL(rawURL), ErrInvalidURL)
 	case u.Scheme == "http" && !opts.AllowInsecureHTTP && !isLoopback(u.Hostname()):
-		return nil, nil, fmt.Errorf("parsing repository URL %s: plain http only for loopback hosts unless insecure HTTP is allowed: %w", u, ErrInvalidURL)
+		return nil, nil, fmt.Errorf("parsing repository URL %s: plain http only for loopback hosts unless insecure HTTP is allowed: %w", redact.URL(rawURL), ErrInvalidURL)
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	u.RawPath = ""
@@ -175,32 +186,6 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-func redactURL(u *url.URL) string {
-	c := *u
-	c.User = nil
-	return c.String()
-}
-
-// redactRawURL hides userinfo in a URL that does not parse.
-func redactRawURL(raw string) string {
-	i := strings.Index(raw, "://")
-	if i < 0 {
-		if strings.Contains(raw, "@") {
-			return "<unparseable URL>"
-		}
-		return raw
-	}
-	rest := raw[i+3:]
-	end := strings.IndexAny(rest, "/?#")
-	if end < 0 {
-		end = len(rest)
-	}
-	if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 {
-		return raw[:i+3] + "REDACTED@" + rest[at+1:]
-	}
-	return raw
 }
 
 // URL returns the repository URL without credentials.
@@ -259,10 +244,10 @@ func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	start := time.Now()
 	res, err := t.next.RoundTrip(req)
 	if err != nil {
-		t.r.log.DebugContext(req.Context(), "git request failed", "method", req.Method, "url", redactURL(req.URL), "error", redact(err, t.r.secret))
+		t.r.log.DebugContext(req.Context(), "git request failed", "method", req.Method, "url", redact.URL(req.URL.String()), "error", hideSecret(err, t.r.secret))
 		return nil, err
 	}
-	t.r.log.DebugContext(req.Context(), "git request", "method", req.Method, "url", redactURL(req.URL), "status", res.StatusCode, "elapsed", time.Since(start))
+	t.r.log.DebugContext(req.Context(), "git request", "method", req.Method, "url", redact.URL(req.URL.String()), "status", res.StatusCode, "elapsed", time.Since(start))
 	sn, _ := req.Context().Value(snifferKey{}).(*sniffer)
 	res.Body = &countingBody{ReadCloser: res.Body, n: &t.r.received, sn: sn}
 	return res, nil
@@ -382,7 +367,7 @@ func (r *Remote) classify(ctx context.Context, err error) error {
 	case errors.As(err, &pe):
 		err = pe.Err
 	}
-	return redact(err, r.secret)
+	return hideSecret(err, r.secret)
 }
 
 // advertise reads the refs and capabilities the upload-pack service

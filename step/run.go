@@ -641,6 +641,7 @@ func classify(err error) error {
 		errors.Is(err, gitrepo.ErrAuth),
 		errors.Is(err, gitrepo.ErrPushRefused),
 		errors.Is(err, gitrepo.ErrInvalidURL),
+		errors.Is(err, gitrepo.ErrRedirect),
 		errors.Is(err, target.ErrNotFound),
 		errors.Is(err, target.ErrUnsupported):
 		return Terminal(err)

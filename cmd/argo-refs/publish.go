@@ -220,7 +220,7 @@ func publishExit(err error) error {
 	switch {
 	case errors.Is(err, warehouse.ErrConflict), errors.Is(err, gitrepo.ErrAuth),
 		errors.Is(err, gitrepo.ErrBranchNotFound), errors.Is(err, gitrepo.ErrPathOutsideRepo),
-		errors.Is(err, gitrepo.ErrPushRefused):
+		errors.Is(err, gitrepo.ErrPushRefused), errors.Is(err, gitrepo.ErrRedirect):
 		return &exitError{code: exitFailed, err: err}
 	case errors.Is(err, warehouse.ErrInvalidRecord), errors.Is(err, gitrepo.ErrInvalidURL):
 		return &exitError{code: exitUsage, err: err}

@@ -45,6 +45,10 @@ var (
 	// ErrPushRejected. Update re-reads the tip and tries again, so a push
 	// that did land is found there instead of being made twice.
 	ErrPushOutcomeUnknown = errors.New("push outcome unknown")
+	// ErrRedirect means the server redirected to another origin (scheme,
+	// host or port), which is refused: credentials go only to the origin
+	// they were configured for.
+	ErrRedirect = errors.New("redirect to another origin refused")
 	// ErrRepositoryNotFound means the server has no repository at the URL
 	// (HTTP 404).
 	ErrRepositoryNotFound = errors.New("repository not found")

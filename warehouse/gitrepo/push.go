@@ -183,8 +183,10 @@ func isHookReason(reason string) bool {
 func outcomeUnknown(err error) bool {
 	var ue *url.Error
 	if errors.As(err, &ue) {
+		// A refused redirect or an untrusted certificate stopped the
+		// request before it reached the server.
 		var he *hosttls.Error
-		return !errors.As(err, &he)
+		return !errors.As(err, &he) && !errors.Is(err, ErrRedirect)
 	}
 	var he *githttp.Err
 	if errors.As(err, &he) && he.Response != nil {

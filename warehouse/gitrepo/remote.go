@@ -227,8 +227,49 @@ func (r *Remote) httpClient(base *http.Client, skipVerify []string) (*http.Clien
 		return nil, err
 	}
 	c.Transport = &countingTransport{next: next, r: r}
+	c.CheckRedirect = sameOriginRedirects(c.CheckRedirect)
 	return &c, nil
 }
+
+// sameOriginRedirects refuses a redirect to another origin (scheme, host
+// or port) before it is followed: go-git rewrites the remote's endpoint to
+// where a redirect led and sends every later request, credentials
+// included, there; net/http alone keeps Authorization on a redirect to the
+// same host on another port. A redirect within the origin goes through
+// next (or net/http's default of at most 10).
+func sameOriginRedirects(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		from := via[0].URL
+		if !sameOrigin(from, req.URL) {
+			return fmt.Errorf("%w: %s answered with a redirect to %s; credentials go only to the origin they were configured for, so set repoURL to where the repository lives",
+				ErrRedirect, redact.URL(origin(from)), redact.URL(origin(req.URL)))
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return fmt.Errorf("stopped after 10 redirects")
+		}
+		return nil
+	}
+}
+
+func sameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && portOf(a) == portOf(b)
+}
+
+func portOf(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if strings.EqualFold(u.Scheme, "https") {
+		return "443"
+	}
+	return "80"
+}
+
+// origin is scheme://host[:port] of u.
+func origin(u *url.URL) string { return u.Scheme + "://" + u.Host }
 
 // countingTransport counts requests and response bytes, logs each request,
 // and keeps the start of a response body for the request's sniffer (see

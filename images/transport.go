@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/argo-refs/argo-refs/internal/hosttls"
+	"github.com/argo-refs/argo-refs/internal/origin"
 	"github.com/argo-refs/argo-refs/internal/redact"
 )
 
@@ -150,7 +151,7 @@ type counters struct {
 // is telling us it will not recover soon). 401, 403 and 404 are final.
 func newRetryTransport(base http.RoundTripper, retryMax int, waitMin, waitMax time.Duration, cnt *counters, log *slog.Logger) http.RoundTripper {
 	c := &retryablehttp.Client{
-		HTTPClient:   &http.Client{Transport: base},
+		HTTPClient:   &http.Client{Transport: base, CheckRedirect: dropAuthAcrossOrigins},
 		RetryMax:     retryMax,
 		RetryWaitMin: waitMin,
 		RetryWaitMax: waitMax,
@@ -200,6 +201,21 @@ func newRetryTransport(base http.RoundTripper, retryMax int, waitMin, waitMax ti
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 	}
 	return &retryablehttp.RoundTripper{Client: c}
+}
+
+// dropAuthAcrossOrigins is the redirect policy of the one HTTP client
+// under go-containerregistry: a redirect that leaves the origin of the
+// first request (scheme, host or port) goes without the Authorization
+// header. net/http drops it only when the host name changes, so a registry
+// could send our token to another port of its host. Redirects stop after 10.
+func dropAuthAcrossOrigins(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	if !origin.Same(via[0].URL, req.URL) {
+		req.Header.Del("Authorization")
+	}
+	return nil
 }
 
 // backoff is the wait before retry number attempt+1: what Retry-After asks

@@ -23,6 +23,7 @@ import (
 	"github.com/go-git/go-git/v5/storage/memory"
 
 	"github.com/argo-refs/argo-refs/internal/hosttls"
+	"github.com/argo-refs/argo-refs/internal/origin"
 	"github.com/argo-refs/argo-refs/internal/redact"
 )
 
@@ -240,9 +241,9 @@ func (r *Remote) httpClient(base *http.Client, skipVerify []string) (*http.Clien
 func sameOriginRedirects(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
 		from := via[0].URL
-		if !sameOrigin(from, req.URL) {
+		if !origin.Same(from, req.URL) {
 			return fmt.Errorf("%w: %s answered with a redirect to %s; credentials go only to the origin they were configured for, so set repoURL to where the repository lives",
-				ErrRedirect, redact.URL(origin(from)), redact.URL(origin(req.URL)))
+				ErrRedirect, redact.URL(origin.Of(from)), redact.URL(origin.Of(req.URL)))
 		}
 		if next != nil {
 			return next(req, via)
@@ -253,23 +254,6 @@ func sameOriginRedirects(next func(*http.Request, []*http.Request) error) func(*
 		return nil
 	}
 }
-
-func sameOrigin(a, b *url.URL) bool {
-	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && portOf(a) == portOf(b)
-}
-
-func portOf(u *url.URL) string {
-	if p := u.Port(); p != "" {
-		return p
-	}
-	if strings.EqualFold(u.Scheme, "https") {
-		return "443"
-	}
-	return "80"
-}
-
-// origin is scheme://host[:port] of u.
-func origin(u *url.URL) string { return u.Scheme + "://" + u.Host }
 
 // countingTransport counts requests and response bytes, logs each request,
 // and keeps the start of a response body for the request's sniffer (see

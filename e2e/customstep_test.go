@@ -99,6 +99,7 @@ func TestCustomStepPromoteAndRerun(t *testing.T) {
 		"ARGO_REFS_STAGE=staging",
 		"ARGO_REFS_REGISTRY_USERNAME=" + regUser,
 		"ARGO_REFS_REGISTRY_PASSWORD=" + secret,
+		"ARGO_REFS_REGISTRY_HOST=" + f.reg.Host,
 	}
 	before = s.snapshot(t, s.root)
 	r = s.runStep(t, env, "promote", "--gitops-commit="+f.freight, "--promotion=staging.02")
@@ -354,7 +355,7 @@ func TestCustomStepCredentialsFromEnvNeverShow(t *testing.T) {
 	cfg := s.writeFile(t, "config.yaml", yaml)
 	env := []string{
 		"GIT_USERNAME=" + gitUser, "GIT_PASSWORD=" + secret,
-		"ARGO_REFS_REGISTRY_USERNAME=" + regUser, "ARGO_REFS_REGISTRY_PASSWORD=" + secret,
+		"ARGO_REFS_REGISTRY_USERNAME=" + regUser, "ARGO_REFS_REGISTRY_PASSWORD=" + secret, "ARGO_REFS_REGISTRY_HOST=" + f.reg.Host,
 	}
 	for _, extra := range [][]string{{"--dry-run"}, nil} {
 		r := s.runStep(t, env, stepArgs("promote", "staging", f.freight, append([]string{"--config=" + cfg, "--verbose"}, extra...)...)...)

@@ -159,7 +159,7 @@ func (f *fixture) configYAML(extra string) string {
 		"targets:\n  - deploymentFile: {}\n" +
 		"credentials:\n" +
 		"  git: {username: " + gitUser + ", password: " + strconv.Quote(secret) + "}\n" +
-		"  registry: {username: " + regUser + ", password: " + strconv.Quote(secret) + "}\n" +
+		"  registry: {username: " + regUser + ", password: " + strconv.Quote(secret) + ", registry: " + f.reg.Host + "}\n" +
 		"timeout: 20s\n" + extra
 }
 
@@ -172,7 +172,7 @@ func (f *fixture) configJSON(extra map[string]any) map[string]any {
 		"targets":      []any{map[string]any{"deploymentFile": map[string]any{}}},
 		"credentials": map[string]any{
 			"git":      map[string]any{"username": gitUser, "password": secret},
-			"registry": map[string]any{"username": regUser, "password": secret},
+			"registry": map[string]any{"username": regUser, "password": secret, "registry": f.reg.Host},
 		},
 		"timeout": "20s",
 	}

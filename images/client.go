@@ -35,6 +35,9 @@ const (
 	EnvUsername = "ARGO_REFS_REGISTRY_USERNAME"
 	// EnvPassword holds the registry password or token.
 	EnvPassword = "ARGO_REFS_REGISTRY_PASSWORD"
+	// EnvRegistryHost, when set, is the only registry the environment's
+	// credentials are sent to.
+	EnvRegistryHost = "ARGO_REFS_REGISTRY_HOST"
 )
 
 // RevisionLabel is the OCI annotation key, used as an image config label,
@@ -61,6 +64,11 @@ const (
 type Credentials struct {
 	Username string
 	Password string
+	// Registry, when set, is the only registry (host or host:port) the
+	// credentials are sent to; a repository elsewhere is pulled
+	// anonymously. Empty sends them to every registry (only for a caller
+	// that trusts every reference it is given).
+	Registry string
 }
 
 // String hides the password so that a stray %v cannot leak it.
@@ -167,7 +175,7 @@ func New(opts Options) (*Client, error) {
 			return nil, fmt.Errorf("creating registry client: set both %s and %s, or neither", EnvUsername, EnvPassword)
 		}
 		if user != "" {
-			c.creds = &Credentials{Username: user, Password: pass}
+			c.creds = &Credentials{Username: user, Password: pass, Registry: getenv(EnvRegistryHost)}
 		}
 	}
 	for _, h := range opts.InsecureHosts {
@@ -604,9 +612,16 @@ func tokenLifetime(expiresIn int) time.Duration {
 
 // authenticator picks the credentials for repo: explicit, environment, then
 // the keychain.
+//
+// Explicit credentials scoped to a registry go to that registry only.
 func (c *Client) authenticator(ctx context.Context, repo name.Repository) (authn.Authenticator, error) {
 	if c.creds != nil {
-		return authn.FromConfig(authn.AuthConfig{Username: c.creds.Username, Password: c.creds.Password}), nil
+		if c.creds.Registry == "" || sameRegistry(repo.RegistryStr(), c.creds.Registry) {
+			return authn.FromConfig(authn.AuthConfig{Username: c.creds.Username, Password: c.creds.Password}), nil
+		}
+		c.log.DebugContext(ctx, "no credentials for this registry: they are for another",
+			"registry", repo.RegistryStr(), "credentialsFor", c.creds.Registry)
+		return authn.Anonymous, nil
 	}
 	auth, err := authn.Resolve(ctx, c.keychain, repo)
 	if err != nil {
@@ -646,4 +661,16 @@ func readLimited(r io.Reader, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("body exceeds %d bytes", limit)
 	}
 	return b, nil
+}
+
+// sameRegistry compares registry hosts the way references name them
+// (docker.io and index.docker.io are one), ignoring case.
+func sameRegistry(a, b string) bool {
+	canon := func(h string) string {
+		if r, err := name.NewRegistry(h, name.Insecure); err == nil {
+			return strings.ToLower(r.RegistryStr())
+		}
+		return strings.ToLower(h)
+	}
+	return canon(a) == canon(b)
 }

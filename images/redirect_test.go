@@ -78,3 +78,37 @@ func TestRedirectToAnotherPortDropsAuthorization(t *testing.T) {
 		}
 	})
 }
+
+// TestScopedCredentialsGoToTheirRegistryOnly: credentials for one registry
+// are never sent to another (a record can name any image), which is
+// pulled anonymously; on their own registry they work.
+func TestScopedCredentialsGoToTheirRegistryOnly(t *testing.T) {
+	own := regtest.New(t, regtest.WithCredentials(testUser, secret))
+	ownDigest := own.PushImage(t, "private/app:v1", nil)
+	var withAuth atomic.Int64
+	other := regtest.New(t, regtest.WithMiddleware(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Authorization") != "" && !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
+				withAuth.Add(1) // Basic credentials: ours
+			}
+			next.ServeHTTP(w, r)
+		})
+	}))
+	otherDigest := other.PushImage(t, "public/app:v1", nil)
+
+	opts := fastOptions()
+	opts.Credentials = &Credentials{Username: testUser, Password: secret, Registry: own.Host}
+	c := newClient(t, opts)
+	if _, err := c.Verify(testCtx(t), own.Ref("private/app:v1"), ownDigest); err != nil {
+		t.Fatalf("Verify on the credentials' own registry: %v", err)
+	}
+	if _, err := c.Verify(testCtx(t), other.Ref("public/app:v1"), otherDigest); err != nil {
+		t.Fatalf("Verify anonymously on another registry: %v", err)
+	}
+	if n := withAuth.Load(); n != 0 {
+		t.Errorf("the other registry got our credentials %d times", n)
+	}
+	if other.TokenRequests() == 0 {
+		t.Error("the other registry was not asked for an (anonymous) token")
+	}
+}

@@ -51,6 +51,9 @@ const (
 	EnvGitHubToken      = "GITHUB_TOKEN"
 	EnvRegistryUsername = "ARGO_REFS_REGISTRY_USERNAME"
 	EnvRegistryPassword = "ARGO_REFS_REGISTRY_PASSWORD"
+	// EnvRegistryHost names the registry host the environment's registry
+	// credentials are for, when the config pins no imageRepository.
+	EnvRegistryHost = "ARGO_REFS_REGISTRY_HOST"
 )
 
 // ConfigSchema is the JSON Schema (draft 2020-12) every step config is
@@ -94,6 +97,10 @@ type Config struct {
 	GenerateTargetBranch bool `json:"generateTargetBranch,omitempty"`
 	// Credentials for Git and the registry; default from the environment.
 	Credentials *Credentials `json:"credentials,omitempty"`
+	// ImageRepository, when set, is the only image repository (registry
+	// host and path) a record may name, and the default registry of the
+	// registry credentials.
+	ImageRepository string `json:"imageRepository,omitempty"`
 	// Timeout is a Go duration bounding every network call; default "5m".
 	Timeout string `json:"timeout,omitempty"`
 	// InsecureHTTPHosts may be reached over plain http besides loopback.
@@ -179,8 +186,16 @@ type Author struct {
 
 // Credentials holds the credentials a step may use.
 type Credentials struct {
-	Git      *UserPass `json:"git,omitempty"`
-	Registry *UserPass `json:"registry,omitempty"`
+	Git      *UserPass            `json:"git,omitempty"`
+	Registry *RegistryCredentials `json:"registry,omitempty"`
+}
+
+// RegistryCredentials are credentials for one registry host, sent to no
+// other.
+type RegistryCredentials struct {
+	UserPass
+	// Registry is the host (or host:port) they are for.
+	Registry string `json:"registry,omitempty"`
 }
 
 // UserPass is a user name and password (or token). Formatting it with fmt,
@@ -409,11 +424,15 @@ type Plan struct {
 	// argo-refs-verify.
 	Targets []ResolvedTarget
 	// GitAuth and RegistryAuth are nil when no credentials were found.
-	GitAuth, RegistryAuth *UserPass
+	GitAuth      *UserPass
+	RegistryAuth *RegistryCredentials
 	// Checks are the verifications to run.
 	Checks EnabledChecks
 	// Packaging holds expectations on the record; empty fields unchecked.
 	Packaging PackagingExpect
+	// ImageRepository, when set, is the only repository the record's image
+	// may be in.
+	ImageRepository string
 	// Author signs the commit.
 	Author Author
 	// SkipCI appends " [skip ci]" to the commit message.
@@ -551,6 +570,19 @@ func (c *Config) Resolve(kind Kind, sc Context, getenv func(string) string) (*Pl
 		p.RegistryAuth = &up
 	} else if p.RegistryAuth, err = registryAuthFromEnv(getenv); err != nil {
 		add("/credentials/registry", "%v", err)
+	}
+	p.ImageRepository = c.ImageRepository
+	if a := p.RegistryAuth; a != nil && a.Registry == "" {
+		// Registry credentials go to one host, never to the one a record
+		// names: anyone who can commit a record could harvest them.
+		switch {
+		case c.ImageRepository != "":
+			a.Registry, _, _ = strings.Cut(c.ImageRepository, "/")
+		case c.Credentials != nil && c.Credentials.Registry != nil:
+			add("/credentials/registry", "names no registry: add registry: <host> (e.g. ghcr.io), the only host these credentials are sent to, or pin imageRepository")
+		default:
+			add("/credentials/registry", "the credentials in %s name no registry: set %s (e.g. ghcr.io), the only host they are sent to, or pin imageRepository", EnvRegistryUsername, EnvRegistryHost)
+		}
 	}
 
 	if len(ps) > 0 {
@@ -719,16 +751,17 @@ var loadSchema = sync.OnceValues(func() (*compiledSchema, error) {
 
 // patternHints explain the schema's patterns in words.
 var patternHints = map[string]string{
-	`^[0-9a-f]{40}$`:                                      "is not a full commit SHA (40 lowercase hex digits)",
-	`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`:                    "is not a Kubernetes resource name",
-	`^[A-Za-z0-9][A-Za-z0-9._-]*$`:                        "is not a single name (letters, digits, '.', '_', '-')",
-	`^[^<>\x00-\x1f]+$`:                                   "must not contain '<', '>' or control characters",
-	`^[^<>@\s]+@[^<>@\s]+$`:                               "is not an email address",
-	`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`:           `is not a Go duration such as "90s" or "5m"`,
-	`^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$`: "is not a host or host:port",
-	`^[Hh][Tt][Tt][Pp][Ss]?://[^/@\s?#]+(/[^\s?#]*)?$`:    "is not an http(s) URL without user information, query or fragment",
-	`^[A-Za-z0-9][A-Za-z0-9._/+-]*$`:                      "is not a branch name (letters, digits, '.', '_', '/', '+', '-'; no refs/heads/)",
-	relPathPattern:                                        "is not a clean relative path (no leading '/', no empty, '.' or '..' segments, no backslash)",
+	`^[0-9a-f]{40}$`:                                                             "is not a full commit SHA (40 lowercase hex digits)",
+	`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`:                                           "is not a Kubernetes resource name",
+	`^[A-Za-z0-9][A-Za-z0-9._-]*$`:                                               "is not a single name (letters, digits, '.', '_', '-')",
+	`^[^<>\x00-\x1f]+$`:                                                          "must not contain '<', '>' or control characters",
+	`^[^<>@\s]+@[^<>@\s]+$`:                                                      "is not an email address",
+	`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`:                                  `is not a Go duration such as "90s" or "5m"`,
+	`^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$`:                        "is not a host or host:port",
+	`^[Hh][Tt][Tt][Pp][Ss]?://[^/@\s?#]+(/[^\s?#]*)?$`:                           "is not an http(s) URL without user information, query or fragment",
+	`^[A-Za-z0-9][A-Za-z0-9._/+-]*$`:                                             "is not a branch name (letters, digits, '.', '_', '/', '+', '-'; no refs/heads/)",
+	`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?/[a-z0-9]+([._/-][a-z0-9]+)*$`: "is not an image repository such as ghcr.io/org/app (the registry host, then the path, in lower case, without tag or digest)",
+	relPathPattern:                                                               "is not a clean relative path (no leading '/', no empty, '.' or '..' segments, no backslash)",
 }
 
 const relPathSegment = `(?:[^./\\\x00-\x1f][^/\\\x00-\x1f]*|\.[^./\\\x00-\x1f][^/\\\x00-\x1f]*|\.\.[^/\\\x00-\x1f]+)`
@@ -1118,7 +1151,7 @@ func gitAuthFromEnv(getenv func(string) string) (*UserPass, error) {
 
 // registryAuthFromEnv reads ARGO_REFS_REGISTRY_USERNAME/_PASSWORD; both or
 // neither must be set.
-func registryAuthFromEnv(getenv func(string) string) (*UserPass, error) {
+func registryAuthFromEnv(getenv func(string) string) (*RegistryCredentials, error) {
 	user, pass := getenv(EnvRegistryUsername), getenv(EnvRegistryPassword)
 	switch {
 	case user == "" && pass == "":
@@ -1128,5 +1161,5 @@ func registryAuthFromEnv(getenv func(string) string) (*UserPass, error) {
 	case pass == "":
 		return nil, fmt.Errorf("environment has %s but no %s", EnvRegistryUsername, EnvRegistryPassword)
 	}
-	return &UserPass{Username: user, Password: pass}, nil
+	return &RegistryCredentials{UserPass: UserPass{Username: user, Password: pass}, Registry: getenv(EnvRegistryHost)}, nil
 }

@@ -46,7 +46,7 @@ func envOf(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
-const topLevelKeys = "app, author, branch, buildLockDir, checks, commit, credentials, generateTargetBranch, insecureHTTPHosts, insecureSkipTLSVerifyHosts, message, packaging, repoURL, skipCI, targetBranch, targets, timeout, warehouse"
+const topLevelKeys = "app, author, branch, buildLockDir, checks, commit, credentials, generateTargetBranch, imageRepository, insecureHTTPHosts, insecureSkipTLSVerifyHosts, message, packaging, repoURL, skipCI, targetBranch, targets, timeout, warehouse"
 
 func TestConfigProblems(t *testing.T) {
 	noStage := testContext()
@@ -406,7 +406,7 @@ func TestResolveDefaults(t *testing.T) {
 		{"SkipCI", plan.SkipCI, true},
 		{"Packaging", plan.Packaging, PackagingExpect{Kind: "helm", SourceRepo: "https://github.com/code-dot-org/code-dot-org.git", SourcePath: "k8s/helm"}},
 		{"GitAuth", plan.GitAuth, (*UserPass)(nil)},
-		{"RegistryAuth", plan.RegistryAuth, (*UserPass)(nil)},
+		{"RegistryAuth", plan.RegistryAuth, (*RegistryCredentials)(nil)},
 		{"Stage", plan.Stage, "staging"},
 		{"Project", plan.Project, "kargo-project-codeai"},
 		{"BuildLockDir", plan.BuildLockDir, "warehouses/codeai/builds"},
@@ -538,17 +538,17 @@ func TestCredentials(t *testing.T) {
 		config       string
 		env          map[string]string
 		wantGit      *UserPass
-		wantRegistry *UserPass
+		wantRegistry *RegistryCredentials
 	}{
 		{"none", base, nil, nil, nil},
-		{"GITHUB_TOKEN", base, map[string]string{EnvGitHubToken: envToken}, &UserPass{"x-access-token", envToken}, nil},
+		{"GITHUB_TOKEN", base, map[string]string{EnvGitHubToken: envToken}, &UserPass{Username: "x-access-token", Password: envToken}, nil},
 		{"GIT_USERNAME and GIT_PASSWORD win over GITHUB_TOKEN", base,
 			map[string]string{EnvGitUsername: "bot", EnvGitPassword: envGitPass, EnvGitHubToken: envToken},
-			&UserPass{"bot", envGitPass}, nil},
-		{"GIT_PASSWORD alone is a token", base, map[string]string{EnvGitPassword: envGitPass}, &UserPass{"x-access-token", envGitPass}, nil},
-		{"registry from env", base, map[string]string{EnvRegistryUsername: "robot", EnvRegistryPassword: regPass}, nil, &UserPass{"robot", regPass}},
+			&UserPass{Username: "bot", Password: envGitPass}, nil},
+		{"GIT_PASSWORD alone is a token", base, map[string]string{EnvGitPassword: envGitPass}, &UserPass{Username: "x-access-token", Password: envGitPass}, nil},
+		{"registry from env", base, map[string]string{EnvRegistryUsername: "robot", EnvRegistryPassword: regPass, EnvRegistryHost: "ghcr.io"}, nil, &RegistryCredentials{UserPass: UserPass{Username: "robot", Password: regPass}, Registry: "ghcr.io"}},
 		{"config wins over env", string(mustRead(t, "testdata/config/review-pr.json")), map[string]string{EnvGitHubToken: envToken},
-			&UserPass{"x-access-token", configToken}, nil},
+			&UserPass{Username: "x-access-token", Password: configToken}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -594,7 +594,7 @@ func assertNoSecret(t *testing.T, secrets []string, cfg *Config, plan *Plan) {
 		values = append(values, plan.GitAuth, *plan.GitAuth, struct{ Auth UserPass }{*plan.GitAuth})
 	}
 	if plan.RegistryAuth != nil {
-		values = append(values, plan.RegistryAuth, *plan.RegistryAuth, []UserPass{*plan.RegistryAuth})
+		values = append(values, plan.RegistryAuth, *plan.RegistryAuth, []RegistryCredentials{*plan.RegistryAuth})
 	}
 	if cfg.Credentials != nil {
 		values = append(values, *cfg.Credentials)
@@ -820,8 +820,11 @@ func TestSchemaMatchesTypes(t *testing.T) {
 		}
 		props, _ := s["properties"].(map[string]any)
 		var goKeys, schemaKeys []string
-		for i := range typ.NumField() {
-			f := typ.Field(i)
+		// The JSON view: an embedded struct's fields are its own.
+		for _, f := range reflect.VisibleFields(typ) {
+			if f.Anonymous || len(f.Index) > 1 && f.Tag.Get("json") == "" {
+				continue
+			}
 			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 			goKeys = append(goKeys, name)
 			sub, ok := props[name].(map[string]any)

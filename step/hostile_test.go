@@ -18,9 +18,12 @@ import (
 	"github.com/argo-refs/argo-refs/internal/gittest"
 	"github.com/argo-refs/argo-refs/internal/hosttls"
 	"github.com/argo-refs/argo-refs/internal/leaktest"
+	"github.com/argo-refs/argo-refs/internal/regtest"
 	"github.com/argo-refs/argo-refs/step/kargo"
 	"github.com/argo-refs/argo-refs/warehouse"
 	"github.com/argo-refs/argo-refs/warehouse/gitrepo"
+	"net/http"
+	"sync/atomic"
 )
 
 // hostileRun runs the step with debug logging captured, asserts the secret
@@ -320,4 +323,59 @@ func TestTLSVerifiedUnlessTheHostIsListed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestARecordNamingAnotherRegistryGetsNoCredentials: anyone who can commit a
+// record could name an image on a registry of theirs and harvest the
+// registry password the step would send there. The credentials are for
+// their own registry only: the other gets none (the check then fails on
+// its own terms). With imageRepository pinned the record is refused before
+// any registry request.
+func TestARecordNamingAnotherRegistryGetsNoCredentials(t *testing.T) {
+	f := newFixture(t, fixtureOpt{})
+	var withCredentials atomic.Int64
+	harvester := regtest.New(t, regtest.WithMiddleware(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if a := r.Header.Get("Authorization"); a != "" && !strings.HasPrefix(a, "Bearer ") {
+				withCredentials.Add(1)
+			}
+			next.ServeHTTP(w, r)
+		})
+	}))
+	tag := imageRepo + ":git-" + f.srcCommit
+	digest := harvester.PushImage(t, tag, nil)
+	good := f.goodRecord(t)
+	rec := strings.Replace(good, "ref: "+f.imageRef, "ref: "+harvester.Ref(tag), 1)
+	rec = strings.Replace(rec, "digest: "+f.digest, "digest: "+digest, 1)
+	if rec == good {
+		t.Fatal("the record was not rewritten")
+	}
+	f.commitRecord(t, rec, rec)
+
+	t.Run("credentials scoped to their registry", func(t *testing.T) {
+		res := f.hostileRun(t, f.context("staging"), f.config(t, nil))
+		if n := withCredentials.Load(); n != 0 {
+			t.Fatalf("the record's registry got our credentials %d times (status %s)", n, res.Status)
+		}
+	})
+	t.Run("imageRepository pinned", func(t *testing.T) {
+		harvester.ResetCounters()
+		res := f.hostileRun(t, f.context("staging"), f.config(t, map[string]any{"imageRepository": f.registryHost() + "/" + imageRepo}))
+		wantFailed(t, res, warehouse.ErrInvalidRecord, "imageRepository")
+		if n := harvester.Requests(); n != 0 {
+			t.Fatalf("the record's registry was asked %d times", n)
+		}
+	})
+	t.Run("credentials that name no registry", func(t *testing.T) {
+		cfg := f.config(t, map[string]any{"credentials": map[string]any{
+			"git":      map[string]any{"username": gitUser, "password": secret},
+			"registry": map[string]any{"username": regUser, "password": secret},
+		}})
+		res := f.hostileRun(t, f.context("staging"), cfg)
+		wantFailed(t, res, nil, "/credentials/registry")
+		var ce *ConfigError
+		if !errors.As(res.Err, &ce) {
+			t.Fatalf("error %v, want a config error", res.Err)
+		}
+	})
 }

@@ -292,7 +292,7 @@ func TestRecordCacheIsPerCredentials(t *testing.T) {
 		{"none", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			creds := map[string]any{"registry": map[string]any{"username": regUser, "password": secret}}
+			creds := map[string]any{"registry": map[string]any{"username": regUser, "password": secret, "registry": f.registryHost()}}
 			if tc.git != nil {
 				creds["git"] = tc.git
 			}

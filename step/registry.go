@@ -44,5 +44,5 @@ func credKey(c *images.Credentials) string {
 	if c == nil {
 		return "anonymous"
 	}
-	return "basic\x00" + c.Username + "\x00" + c.Password
+	return "basic\x00" + c.Registry + "\x00" + c.Username + "\x00" + c.Password
 }

@@ -333,6 +333,20 @@ func (r *runner) readRecord(ctx context.Context, remote *gitrepo.Remote, freight
 	return rec, nil
 }
 
+// imageRepository returns host/path of an image reference as written
+// (host/path:tag or @digest), without normalising it: imageRepository must
+// name it the way records do.
+func imageRepository(ref string) string {
+	repo := ref
+	if i := strings.IndexByte(repo, '@'); i >= 0 {
+		repo = repo[:i]
+	}
+	if i := strings.LastIndexByte(repo, ':'); i > strings.LastIndexByte(repo, '/') {
+		repo = repo[:i]
+	}
+	return repo
+}
+
 func (r *runner) checkPackaging(rec *warehouse.Record) error {
 	want := r.plan.Packaging
 	var problems []string
@@ -345,6 +359,11 @@ func (r *runner) checkPackaging(rec *warehouse.Record) error {
 	if want.SourcePath != "" && want.SourcePath != rec.Packaging.SourcePath {
 		problems = append(problems, fmt.Sprintf("packaging.sourcePath: want %q, found %q", want.SourcePath, rec.Packaging.SourcePath))
 	}
+	if want := r.plan.ImageRepository; want != "" {
+		if got := imageRepository(rec.Image.Ref); got != want {
+			problems = append(problems, fmt.Sprintf("image.ref: want an image of %s (imageRepository), found %q", want, rec.Image.Ref))
+		}
+	}
 	if len(problems) > 0 {
 		return Terminal(fmt.Errorf("%s: %w: %s", rec.ReleaseID, warehouse.ErrInvalidRecord, strings.Join(problems, "; ")))
 	}
@@ -355,7 +374,7 @@ func (r *runner) checkImage(ctx context.Context, rec *warehouse.Record) error {
 	opts := images.Options{Getenv: r.opts.Getenv, InsecureHosts: r.plan.InsecureHTTPHosts, Logger: r.log,
 		InsecureSkipTLSVerifyHosts: r.plan.InsecureSkipTLSVerifyHosts}
 	if a := r.plan.RegistryAuth; a != nil {
-		opts.Credentials = &images.Credentials{Username: a.Username, Password: a.Password}
+		opts.Credentials = &images.Credentials{Username: a.Username, Password: a.Password, Registry: a.Registry}
 	}
 	client, err := registryClient(opts)
 	if err != nil {

@@ -142,7 +142,7 @@ func (f *fixture) config(t *testing.T, extra map[string]any) []byte {
 		"targets":      []any{map[string]any{"deploymentFile": map[string]any{}}},
 		"credentials": map[string]any{
 			"git":      map[string]any{"username": gitUser, "password": secret},
-			"registry": map[string]any{"username": regUser, "password": secret},
+			"registry": map[string]any{"username": regUser, "password": secret, "registry": f.registryHost()},
 		},
 		"timeout": "30s",
 	}
@@ -154,6 +154,13 @@ func (f *fixture) config(t *testing.T, extra map[string]any) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// registryHost is the registry of the fixture's image, which its registry
+// credentials are for.
+func (f *fixture) registryHost() string {
+	host, _, _ := strings.Cut(f.imageRef, "/")
+	return host
 }
 
 func (f *fixture) run(t *testing.T, kind Kind, stage string, extra map[string]any) Result {
@@ -475,7 +482,7 @@ func TestWrongGitCredentialsAreTerminalAndNotEchoed(t *testing.T) {
 	f := newFixture(t, fixtureOpt{})
 	res := f.run(t, KindPromote, "staging", map[string]any{"credentials": map[string]any{
 		"git":      map[string]any{"username": gitUser, "password": secret + "-wrong"},
-		"registry": map[string]any{"username": regUser, "password": secret},
+		"registry": map[string]any{"username": regUser, "password": secret, "registry": f.registryHost()},
 	}})
 	wantStatus(t, res, kargo.StatusFailed, true)
 	if !errors.Is(res.Err, gitrepo.ErrAuth) || strings.Contains(res.Message, "-wrong") {

@@ -164,7 +164,16 @@ func checkRegistry(ctx context.Context, io stdio, f *publishFlags) (note, digest
 		}
 		return "skipped (--skip-registry-check): the tag was NOT checked against the registry", f.imageDigest, nil
 	}
-	client, err := images.New(images.Options{Getenv: io.getenv, InsecureHosts: splitList(f.insecureHosts)})
+	// The environment's registry credentials are for --image-ref's
+	// registry unless ARGO_REFS_REGISTRY_HOST says otherwise.
+	getenv := func(k string) string {
+		v := io.getenv(k)
+		if k == images.EnvRegistryHost && v == "" {
+			v, _, _ = strings.Cut(f.imageRef, "/")
+		}
+		return v
+	}
+	client, err := images.New(images.Options{Getenv: getenv, InsecureHosts: splitList(f.insecureHosts)})
 	if err != nil {
 		return "", "", fmt.Errorf("setting up the registry client: %w", err)
 	}

@@ -62,7 +62,7 @@ func newPromoteFixture(t *testing.T, workDir string, pushDelay time.Duration) *p
 		"targets": []any{map[string]any{"deploymentFile": map[string]any{}}},
 		"credentials": map[string]any{
 			"git":      map[string]any{"username": "kargo", "password": leakSecret},
-			"registry": map[string]any{"username": "puller", "password": leakSecret},
+			"registry": map[string]any{"username": "puller", "password": leakSecret, "registry": reg.Host},
 		},
 	})
 	f.body, err = json.Marshal(kargo.StepRequest{

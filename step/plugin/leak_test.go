@@ -85,7 +85,7 @@ func verifyRequest(t *testing.T, workDir string) (body func(stage string) []byte
 		"repoURL": repoURL, "buildLockDir": lockDir, "timeout": "8s",
 		"credentials": map[string]any{
 			"git":      map[string]any{"username": "kargo", "password": leakSecret},
-			"registry": map[string]any{"username": "puller", "password": leakSecret},
+			"registry": map[string]any{"username": "puller", "password": leakSecret, "registry": regProxy.Host()},
 		},
 	})
 	body = func(stage string) []byte {

@@ -210,22 +210,68 @@ func TestLoadTokenFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tf.every = 0 // read on every call
 	if got := string(tf.Token()); got != "first-token" {
 		t.Fatalf("token = %q, want first-token (trimmed)", got)
 	}
-	// A rotation: different size, so it is seen even on a coarse clock.
-	if err := os.WriteFile(path, []byte("second-token-longer"), 0o600); err != nil {
+	fi, err := os.Stat(path)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got := string(tf.Token()); got != "second-token-longer" {
-		t.Errorf("after rotation token = %q, want second-token-longer", got)
+	// A rotation that keeps the size and the modification time.
+	if err := os.WriteFile(path, []byte("other-token\n"), 0o600); err != nil {
+		t.Fatal(err)
 	}
-	// Emptied mid-rotation: the last good token stays.
+	if err := os.Chtimes(path, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(tf.Token()); got != "other-token" {
+		t.Errorf("after a same-size, same-time rotation token = %q, want other-token", got)
+	}
+	// Emptied, then deleted: revoked, no token accepted.
 	if err := os.WriteFile(path, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if got := string(tf.Token()); got != "second-token-longer" {
-		t.Errorf("after emptying token = %q, want the last good one", got)
+	if got := tf.Token(); got != nil {
+		t.Errorf("after emptying token = %q, want none", got)
+	}
+	if err := os.WriteFile(path, []byte("back"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(tf.Token()); got != "back" {
+		t.Errorf("after a new token token = %q, want back", got)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if got := tf.Token(); got != nil {
+		t.Errorf("after deleting the file token = %q, want none", got)
+	}
+}
+
+// TestTokenFileRereadsAtMostOnceASecond: the file is read again by
+// content, but not on every request.
+func TestTokenFileRereadsAtMostOnceASecond(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(path, []byte("one"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tf, err := LoadTokenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("two"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(tf.Token()); got != "one" {
+		t.Errorf("right after loading token = %q, want the loaded one", got)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for string(tf.Token()) != "two" {
+		if time.Now().After(deadline) {
+			t.Fatal("the rotated token was not read within 5s")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -238,6 +284,7 @@ func TestRotatedTokenIsEnforced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tf.every = 0
 	rec := &recorder{result: step.Result{Status: kargo.StatusSucceeded}}
 	srv := newTestServer(t, rec.run, HandlerOptions{Token: tf.Token})
 	auth := func(tok string) int {
@@ -255,5 +302,11 @@ func TestRotatedTokenIsEnforced(t *testing.T) {
 	}
 	if c := auth("newer"); c != 200 {
 		t.Errorf("new token after rotation: %d, want 200", c)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if c := auth("newer"); c != 403 {
+		t.Errorf("token after the file was deleted: %d, want 403", c)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/argo-refs/argo-refs/internal/redact"
+	"github.com/argo-refs/argo-refs/internal/relpath"
 	"log/slog"
 	"net"
 	"net/url"
@@ -914,26 +915,8 @@ func parseTimeout(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// checkRelPath accepts a clean path relative to the repository root that
-// cannot leave it.
-func checkRelPath(p string) error {
-	switch {
-	case p == "":
-		return errors.New("empty path")
-	case strings.HasPrefix(p, "/") || path.IsAbs(p):
-		return fmt.Errorf("%q is absolute; want a path relative to the repository root", p)
-	case strings.ContainsAny(p, "\\\x00"):
-		return fmt.Errorf("%q contains a backslash or NUL", p)
-	case path.Clean(p) != p:
-		return fmt.Errorf("%q is not clean; want %q", p, path.Clean(p))
-	}
-	for _, seg := range strings.Split(p, "/") {
-		if seg == ".." {
-			return fmt.Errorf("%q leaves the repository through \"..\"", p)
-		}
-	}
-	return nil
-}
+// checkRelPath is the one rule for repository paths (internal/relpath).
+func checkRelPath(p string) error { return relpath.Check(p) }
 
 func checkSegment(s string) error {
 	if s == "" || s == "." || s == ".." || strings.ContainsAny(s, "/\\\x00") {

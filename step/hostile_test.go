@@ -379,3 +379,28 @@ func TestARecordNamingAnotherRegistryGetsNoCredentials(t *testing.T) {
 		}
 	})
 }
+
+// TestADirectoryWhereAFileShouldBeIsTerminal: a directory where the record
+// or a target file should be cannot become a file by retrying: Failed,
+// terminal (it was Errored, retried for ever).
+func TestADirectoryWhereAFileShouldBeIsTerminal(t *testing.T) {
+	for name, path := range map[string]string{
+		"record":      lockDir + "/current.yaml/x",
+		"target file": "apps/codeai/deployments/staging/values.yaml/x",
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, fixtureOpt{})
+			if name == "target file" {
+				f.freight = gittest.CommitEntries(t, f.gitopsDir, "main", "a directory for a file",
+					gittest.Entry{Path: "apps/codeai/deployments/staging/values.yaml", Delete: true},
+					gittest.Entry{Path: path, Data: "x\n"})
+			} else {
+				f.freight = gittest.CommitEntries(t, f.gitopsDir, "main", "a directory for a file",
+					gittest.Entry{Path: lockDir + "/current.yaml", Delete: true},
+					gittest.Entry{Path: path, Data: "x\n"})
+			}
+			res := f.hostileRun(t, f.context("staging"), f.config(t, nil))
+			wantFailed(t, res, gitrepo.ErrNotRegularFile, "")
+		})
+	}
+}

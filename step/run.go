@@ -656,6 +656,7 @@ func classify(err error) error {
 		errors.Is(err, gitrepo.ErrCommitNotFound),
 		errors.Is(err, gitrepo.ErrPathNotFound),
 		errors.Is(err, gitrepo.ErrPathOutsideRepo),
+		errors.Is(err, gitrepo.ErrNotRegularFile),
 		errors.Is(err, gitrepo.ErrBranchNotFound),
 		errors.Is(err, gitrepo.ErrAuth),
 		errors.Is(err, gitrepo.ErrPushRefused),

@@ -13,6 +13,7 @@ import (
 
 	"github.com/argo-refs/argo-refs/images"
 	"github.com/argo-refs/argo-refs/internal/redact"
+	"github.com/argo-refs/argo-refs/internal/relpath"
 	"github.com/argo-refs/argo-refs/warehouse"
 	"github.com/argo-refs/argo-refs/warehouse/gitrepo"
 )
@@ -78,6 +79,11 @@ func runPublish(ctx context.Context, io stdio, f *publishFlags, args []string) e
 	if f.repo != "" && f.dir == "" {
 		return usageError("--dir is required with --repo")
 	}
+	if f.repo != "" {
+		if err := relpath.Check(f.dir); err != nil {
+			return usageError("--dir: %v", err)
+		}
+	}
 	if f.gitCommit == "" || f.imageRef == "" {
 		return usageError("--git-commit and --image-ref are required")
 	}
@@ -86,6 +92,11 @@ func runPublish(ctx context.Context, io stdio, f *publishFlags, args []string) e
 		t, err := time.Parse(time.RFC3339, f.createdAt)
 		if err != nil {
 			return usageError("--created-at: want RFC 3339 such as 2026-03-22T10:10:09Z, found %q", f.createdAt)
+		}
+		// A record from the future would hold current.yaml for ever: no
+		// later build could be newer.
+		if limit := time.Now().Add(maxClockSkew); t.After(limit) {
+			return usageError("--created-at %s is in the future (more than %s ahead of this machine's clock); a record from the future would keep current.yaml from ever moving again", f.createdAt, maxClockSkew)
 		}
 		created = t
 	}
@@ -157,6 +168,9 @@ func runPublish(ctx context.Context, io stdio, f *publishFlags, args []string) e
 
 // checkRegistry keeps the tag and the record in sync: the tag must resolve to
 // the digest being recorded, or give it when none was passed.
+// maxClockSkew is how far ahead of this machine's clock --created-at may be.
+const maxClockSkew = 5 * time.Minute
+
 func checkRegistry(ctx context.Context, io stdio, f *publishFlags) (note, digest string, err error) {
 	if f.skipRegistryCheck {
 		if f.imageDigest == "" {
@@ -228,7 +242,7 @@ func registryExit(err error) error {
 func publishExit(err error) error {
 	switch {
 	case errors.Is(err, warehouse.ErrConflict), errors.Is(err, gitrepo.ErrAuth),
-		errors.Is(err, gitrepo.ErrBranchNotFound), errors.Is(err, gitrepo.ErrPathOutsideRepo),
+		errors.Is(err, gitrepo.ErrBranchNotFound), errors.Is(err, gitrepo.ErrPathOutsideRepo), errors.Is(err, gitrepo.ErrNotRegularFile),
 		errors.Is(err, gitrepo.ErrPushRefused), errors.Is(err, gitrepo.ErrRedirect):
 		return &exitError{code: exitFailed, err: err}
 	case errors.Is(err, warehouse.ErrInvalidRecord), errors.Is(err, gitrepo.ErrInvalidURL):

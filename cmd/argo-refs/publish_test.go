@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/argo-refs/argo-refs/internal/gittest"
 	"github.com/argo-refs/argo-refs/internal/leaktest"
@@ -246,5 +247,49 @@ func TestPublishRepoURLWithAPasswordIsNotPrinted(t *testing.T) {
 	}
 	if gittest.Git(t, p.bare, "rev-parse", "main") != before {
 		t.Error("main moved")
+	}
+}
+
+// TestPublishDirectoryWhereTheRecordGoesIsNotTransient: a directory at
+// current.yaml's path cannot become a file by retrying: exit 1, not 3.
+func TestPublishDirectoryWhereTheRecordGoesIsNotTransient(t *testing.T) {
+	p := newPublishEnv(t)
+	gittest.CommitFiles(t, p.bare, "main", map[string]string{"warehouses/app/builds/current.yaml/x": "x\n"}, "a directory")
+	code, _, errOut := p.run(t, p.args("--image-digest", p.dgst))
+	if code != exitFailed || !strings.Contains(errOut, "not a regular file") {
+		t.Fatalf("exit %d, want %d naming the directory:\n%s", code, exitFailed, errOut)
+	}
+}
+
+// TestPublishRefusesAFutureRecordAndBadDirs: a createdAt far in the future
+// would keep current.yaml from ever moving again; --dir follows the step
+// config's path rule. Both are bad input (exit 2), before any request.
+func TestPublishRefusesAFutureRecordAndBadDirs(t *testing.T) {
+	p := newPublishEnv(t)
+	before := gittest.Git(t, p.bare, "rev-parse", "main")
+	p.git.ResetStats()
+	for name, tc := range map[string]struct {
+		args    []string
+		mention string
+	}{
+		"createdAt in 2999":  {[]string{"--created-at", "2999-01-01T00:00:00Z"}, "in the future"},
+		"backslash in --dir": {[]string{"--dir", `warehouses\x`}, "--dir"},
+		"dot-dot in --dir":   {[]string{"--dir", "warehouses/..x/../.."}, "--dir"},
+		"absolute --dir":     {[]string{"--dir", "/etc"}, "--dir"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			code, _, errOut := p.run(t, p.args(append([]string{"--image-digest", p.dgst}, tc.args...)...))
+			if code != exitUsage || !strings.Contains(errOut, tc.mention) {
+				t.Errorf("exit %d, want %d mentioning %q:\n%s", code, exitUsage, tc.mention, errOut)
+			}
+		})
+	}
+	// A clock a little behind is fine.
+	soon := time.Now().UTC().Add(time.Minute).Format(time.RFC3339)
+	if code, _, errOut := p.run(t, p.args("--image-digest", p.dgst, "--created-at", soon)); code != exitOK {
+		t.Errorf("createdAt a minute ahead: exit %d:\n%s", code, errOut)
+	}
+	if n := gittest.Git(t, p.bare, "rev-list", "--count", before+"..main"); n != "1" {
+		t.Errorf("%s commits, want the one good publish", n)
 	}
 }

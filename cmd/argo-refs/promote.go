@@ -334,10 +334,22 @@ func printResult(w io.Writer, format string, res step.Result) error {
 	return nil
 }
 
+// derivedFrom reports whether a step's one-line message was made from err
+// (spaces collapsed, perhaps cut short with "…", perhaps after a prefix such
+// as "timed out: "), so that err adds nothing to it.
+func derivedFrom(msg string, err error) bool {
+	full := strings.Join(strings.Fields(err.Error()), " ")
+	short := strings.TrimSuffix(msg, "…")
+	if i := strings.Index(short, ": "); i >= 0 && !strings.HasPrefix(full, short) && strings.HasPrefix(full, short[i+2:]) {
+		short = short[i+2:]
+	}
+	return short != "" && (strings.HasPrefix(full, short) || strings.Contains(short, full))
+}
+
 // resultError is the one line a failed step leaves on stderr.
 func resultError(res step.Result) error {
 	msg := res.Message
-	if res.Err != nil && !strings.Contains(msg, res.Err.Error()) {
+	if res.Err != nil && !derivedFrom(msg, res.Err) {
 		if msg == "" {
 			msg = res.Err.Error()
 		} else {

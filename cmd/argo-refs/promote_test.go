@@ -420,3 +420,18 @@ func TestStepCommandOutputFileUnwritable(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigWithTwoProblemsIsPrintedOnce: the one line on stderr names each
+// problem once (the multi-line error was appended to its own one-line form).
+func TestConfigWithTwoProblemsIsPrintedOnce(t *testing.T) {
+	cfg := `{"repoURL": "https://github.com/org/gitops.git", "buildLockDir": "../x", "timeout": "soon"}`
+	r := runArgoRefs(t, map[string]string{"ARGO_REFS_CONFIG": cfg}, "verify", "--stage", "staging", "--gitops-commit", stepTestSHA)
+	if r.code != exitUsage {
+		t.Fatalf("exit %d, want %d:\n%s", r.code, exitUsage, r.stderr)
+	}
+	for _, p := range []string{"/buildLockDir", "/timeout"} {
+		if n := strings.Count(r.stderr, p); n != 1 {
+			t.Errorf("%q appears %d times, want once:\n%s", p, n, r.stderr)
+		}
+	}
+}

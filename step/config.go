@@ -678,6 +678,13 @@ func (c *Config) resolveTargets(p *Plan, ps *[]problem) []ResolvedTarget {
 			add(ptr+"/path", "%v", err)
 			continue
 		}
+		// The build-lock records are never a target: rewriting current.yaml
+		// would break its twin, and every later Freight with it.
+		for _, f := range [][2]string{{"/path", rt.Path}, {"/valuesFile", rt.ValuesFile}} {
+			if f[1] != "" && p.BuildLockDir != "" && (f[1] == p.BuildLockDir || strings.HasPrefix(f[1], p.BuildLockDir+"/")) {
+				add(ptr+f[0], "%s is inside buildLockDir %s, whose records a promotion must never edit", f[1], p.BuildLockDir)
+			}
+		}
 		id := rt.Kind + "\x00" + rt.Path + "\x00" + rt.Key
 		if prev, dup := seen[id]; dup {
 			add(ptr+"/path", "%s is already edited the same way by %s", rt.Path, prev)

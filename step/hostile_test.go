@@ -92,6 +92,8 @@ func TestHostileConfigIsRefusedBeforeAnyRequest(t *testing.T) {
 		{"a token as the URL's user", map[string]any{"repoURL": "https://" + secret + "@git.example.com/gitops.git"}, "/repoURL"},
 		{"credentials in the source repo URL", map[string]any{"packaging": map[string]any{"sourceRepo": "https://kargo:" + secret + "@git.example.com/source.git"}}, "/packaging/sourceRepo"},
 		{"plain http source expectation", map[string]any{"packaging": map[string]any{"sourceRepo": "http://git.example.com/source.git"}}, "/packaging/sourceRepo"},
+		{"target inside buildLockDir", map[string]any{"targets": []any{map[string]any{"deploymentFile": map[string]any{"path": lockDir + "/current.yaml", "key": "gitCommit"}}}}, "buildLockDir"},
+		{"values file inside buildLockDir", map[string]any{"targets": []any{map[string]any{"deploymentFile": map[string]any{"valuesFile": lockDir + "/x.yaml"}}}}, "/targets/0/deploymentFile/valuesFile"},
 		{"TLS skip host is a URL", map[string]any{"insecureSkipTLSVerifyHosts": []string{"https://git.example.com/"}}, "/insecureSkipTLSVerifyHosts/0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

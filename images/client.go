@@ -26,7 +26,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/argo-refs/argo-refs/internal/hosttls"
-	"github.com/argo-refs/argo-refs/internal/redact"
 )
 
 // Environment variables read for credentials when Options.Credentials is nil.
@@ -284,22 +283,13 @@ func (c *Client) resolveOnce(ctx context.Context, ref name.Reference) (Descripto
 	if err != nil {
 		return Descriptor{}, fmt.Errorf("resolving %s: %w", ref, err)
 	}
-	resp, err := c.send(ctx, rt, http.MethodHead, c.manifestURL(repo, ref.Identifier()), manifestAccept)
-	if err != nil {
-		return Descriptor{}, classify(fmt.Errorf("resolving %s: %w", ref, err))
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return Descriptor{}, statusError(resp, fmt.Sprintf("resolving %s", ref))
-	}
-	dg := resp.Header.Get("Docker-Content-Digest")
-	if validDigest(dg) {
-		return Descriptor{Digest: dg, MediaType: mediaType(resp.Header.Get("Content-Type")), Size: resp.ContentLength}, nil
-	}
-	c.log.DebugContext(ctx, "registry sent no usable Docker-Content-Digest; hashing the manifest", "ref", ref.String())
+	// The manifest itself, not a HEAD: a registry's Docker-Content-Digest
+	// header is its word, the hash of what the tag serves is the truth.
 	desc, _, err := c.getManifest(ctx, rt, ref)
-	return desc, err
+	if err != nil {
+		return Descriptor{}, fmt.Errorf("resolving %s: %w", ref, err)
+	}
+	return desc, nil
 }
 
 // getManifest GETs the manifest ref names and returns its descriptor, from
@@ -318,19 +308,42 @@ func (c *Client) getManifest(ctx context.Context, rt http.RoundTripper, ref name
 	if err != nil {
 		return Descriptor{}, nil, classify(fmt.Errorf("reading manifest %s: %w", ref, err))
 	}
+	mt, err := manifestType(resp.Header.Get("Content-Type"), body)
+	if err != nil {
+		// A captive portal or a proxy's error page: no verdict on the tag.
+		return Descriptor{}, nil, fmt.Errorf("%w: getting manifest %s: %w", ErrUnavailable, ref, err)
+	}
 	sum := sha256.Sum256(body)
 	dg := "sha256:" + hex.EncodeToString(sum[:])
 	if d, ok := ref.(name.Digest); ok && d.DigestStr() != dg {
 		return Descriptor{}, nil, fmt.Errorf("%w: manifest %s hashes to %s", ErrUnavailable, ref, dg)
 	}
-	mt := mediaType(resp.Header.Get("Content-Type"))
-	var probe struct {
-		MediaType string `json:"mediaType"`
-	}
-	if json.Unmarshal(body, &probe) == nil && probe.MediaType != "" {
-		mt = probe.MediaType
+	if h := resp.Header.Get("Docker-Content-Digest"); validDigest(h) && h != dg {
+		c.log.WarnContext(ctx, "the registry's Docker-Content-Digest differs from the hash of the manifest it served; the hash counts",
+			"ref", ref.String(), "header", h, "manifest", dg)
 	}
 	return Descriptor{Digest: dg, MediaType: mt, Size: int64(len(body))}, body, nil
+}
+
+// manifestType returns the media type of a manifest body, or an error when
+// the body is not a manifest (HTML, plain text, JSON without schemaVersion).
+func manifestType(contentType string, body []byte) (string, error) {
+	ct := mediaType(contentType)
+	var probe struct {
+		SchemaVersion *int   `json:"schemaVersion"`
+		MediaType     string `json:"mediaType"`
+	}
+	if err := json.Unmarshal(body, &probe); err != nil || probe.SchemaVersion == nil {
+		shown := ct
+		if shown == "" {
+			shown = "no content type"
+		}
+		return "", fmt.Errorf("the registry answered with something that is not a manifest (%s, %d bytes)", shown, len(body))
+	}
+	if probe.MediaType != "" {
+		return probe.MediaType, nil
+	}
+	return ct, nil
 }
 
 // Verification is the outcome of Verify: the reference, the digest wanted
@@ -630,19 +643,6 @@ func (c *Client) authenticator(ctx context.Context, repo name.Repository) (authn
 	return auth, nil
 }
 
-// statusError describes a non-200 answer to HEAD, which has no body.
-func statusError(resp *http.Response, action string) error {
-	code := resp.StatusCode
-	msg := fmt.Sprintf("%s: registry answered %d %s to %s %s", action, code, http.StatusText(code), resp.Request.Method, redact.URL(resp.Request.URL.String()))
-	switch {
-	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		return fmt.Errorf("%w: %s", ErrUnauthorized, msg)
-	case code == http.StatusNotFound:
-		return fmt.Errorf("%w: %s", ErrNotFound, msg)
-	default:
-		return fmt.Errorf("%w: %s", ErrUnavailable, msg)
-	}
-}
 
 func mediaType(contentType string) string {
 	mt, _, err := mime.ParseMediaType(contentType)

@@ -175,8 +175,8 @@ func TestResolveWithoutDigestHeader(t *testing.T) {
 			if d.Digest != want {
 				t.Errorf("Digest = %s, want %s (the hash of the manifest)", d.Digest, want)
 			}
-			if got := reg.ManifestRequests(); got != 2 {
-				t.Errorf("manifest requests = %d, want 2 (HEAD, then GET to hash)", got)
+			if got := reg.ManifestRequests(); got != 1 {
+				t.Errorf("manifest requests = %d, want 1 (one GET, hashed)", got)
 			}
 		})
 	}

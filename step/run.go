@@ -387,7 +387,9 @@ func (r *runner) checkImage(ctx context.Context, rec *warehouse.Record) error {
 		r.log.Info("image digest verified", "image", rec.Image.Ref, "digest", rec.Image.Digest)
 	}
 	if r.plan.Checks.ImageRevisionLabel {
-		rev, err := client.Revision(ctx, rec.Image.Ref)
+		// Through the recorded digest: what is read is hashed, so the
+		// label is the recorded image's whatever the tag serves now.
+		rev, err := client.Revision(ctx, imageRepository(rec.Image.Ref)+"@"+rec.Image.Digest)
 		if err != nil {
 			return fmt.Errorf("reading the revision label of %s: %w", rec.Image.Ref, err)
 		}

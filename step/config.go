@@ -452,6 +452,19 @@ type EnabledChecks struct {
 	ImageDigest, SourceCommit, ImageRevisionLabel bool
 }
 
+// skipped names the checks that run by default and are turned off, as the
+// config names them; nil when none is.
+func (c EnabledChecks) skipped() []string {
+	var off []string
+	if !c.ImageDigest {
+		off = append(off, "imageDigest")
+	}
+	if !c.SourceCommit {
+		off = append(off, "sourceCommit")
+	}
+	return off
+}
+
 // ResolvedTarget is one edit with every default applied.
 type ResolvedTarget struct {
 	// Kind is TargetDeploymentFile, TargetApplication or TargetKustomization.

@@ -16,6 +16,9 @@ const (
 	OutputChanged       = "changed"
 	OutputTargets       = "targets"
 	OutputAttempts      = "attempts"
+	// OutputSkippedChecks lists the checks the config turned off
+	// (imageDigest, sourceCommit); absent when none is.
+	OutputSkippedChecks = "skippedChecks"
 )
 
 // TargetChange is one scalar a promotion moved (or found already in place),

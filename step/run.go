@@ -71,6 +71,7 @@ type outcome struct {
 	diff         string
 	stage        string
 	freight      string
+	skipped      []string // checks the config turned off
 }
 
 // runner carries one call's plan and collaborators.
@@ -86,7 +87,7 @@ func (r *runner) run(ctx context.Context) (*outcome, error) {
 		return nil, fmt.Errorf("opening the GitOps repository: %w", err)
 	}
 	freight := plumbing.NewHash(r.plan.FreightCommit)
-	out := &outcome{stage: r.plan.Stage, freight: r.plan.FreightCommit}
+	out := &outcome{stage: r.plan.Stage, freight: r.plan.FreightCommit, skipped: r.plan.Checks.skipped()}
 
 	key := newRecordKey(r.plan.RepoURL, freight, r.plan.BuildLockDir, r.plan.GitAuth, r.plan.InsecureSkipTLSVerifyHosts)
 
@@ -703,6 +704,9 @@ func resultFor(out *outcome, err error) Result {
 		OutputGitopsCommit:  out.gitopsCommit,
 		OutputChanged:       out.changed,
 	}
+	if out.skipped != nil {
+		output[OutputSkippedChecks] = out.skipped
+	}
 	if out.branch != "" {
 		output[OutputBranch] = out.branch
 		output[OutputAttempts] = out.attempts
@@ -713,9 +717,15 @@ func resultFor(out *outcome, err error) Result {
 		}
 		output[OutputTargets] = list
 	}
+	msg := uiMessage(out)
+	if len(out.skipped) > 0 {
+		// A check turned off is said, every time: "verified" must not
+		// read as more than was done.
+		msg += "; NOT checked: " + strings.Join(out.skipped, ", ") + " (turned off in checks)"
+	}
 	return Result{
 		Status:  kargo.StatusSucceeded,
-		Message: uiMessage(out),
+		Message: msg,
 		Output:  output,
 		Diff:    out.diff,
 	}

@@ -577,3 +577,22 @@ func TestPromotionRequestBudget(t *testing.T) {
 		t.Fatalf("requests: %s (%d in all), want 1, 2, 1", got, st.Requests)
 	}
 }
+
+// TestSkippedChecksAreSaid: a check the config turns off is named in the
+// message and the outputs every time; "verified" alone would read as more
+// than was done.
+func TestSkippedChecksAreSaid(t *testing.T) {
+	f := newFixture(t, fixtureOpt{})
+	res := f.run(t, KindVerify, "staging", map[string]any{"checks": map[string]any{"imageDigest": false}})
+	wantStatus(t, res, kargo.StatusSucceeded, false)
+	if !strings.Contains(res.Message, "NOT checked: imageDigest") {
+		t.Errorf("message %q does not say the image was not checked", res.Message)
+	}
+	if got, ok := res.Output[OutputSkippedChecks].([]string); !ok || len(got) != 1 || got[0] != "imageDigest" {
+		t.Errorf("outputs %s = %#v, want [imageDigest]", OutputSkippedChecks, res.Output[OutputSkippedChecks])
+	}
+	res = f.run(t, KindVerify, "staging", nil)
+	if strings.Contains(res.Message, "NOT checked") || res.Output[OutputSkippedChecks] != nil {
+		t.Errorf("all checks on: message %q, outputs %v", res.Message, res.Output[OutputSkippedChecks])
+	}
+}

@@ -47,3 +47,8 @@ func IsTerminal(err error) bool {
 	var m terminalMarker
 	return errors.As(err, &m) && m.Terminal()
 }
+
+// ErrConflictingTargets means two targets would give one scalar two
+// values (two targets sharing a values file, one pinning the digest; a
+// values key that is the deployment file's own key). It is terminal.
+var ErrConflictingTargets = errors.New("conflicting targets")

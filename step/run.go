@@ -523,10 +523,22 @@ func (r *runner) editTargets(ctx context.Context, tip gitrepo.Snapshot, rec *war
 		current[p] = f.Data
 	}
 	var changes []TargetChange
+	// Every scalar written, and by which target: two targets may not
+	// give one scalar two values (the last would win without a word).
+	type write struct{ value, by string }
+	written := map[string]write{}
+	var by string // the target being applied, for messages
 	set := func(p string, edit func([]byte) ([]byte, []target.Change, error)) error {
 		out, chs, err := edit(current[p])
 		if err != nil {
 			return Terminal(fmt.Errorf("editing %s: %w", p, err))
+		}
+		for _, c := range chs {
+			k := p + "\x00" + c.Key
+			if w, ok := written[k]; ok && w.value != c.New {
+				return Terminal(fmt.Errorf("%w: %s sets %s in %s to %q, but %s sets it to %q; one scalar cannot take both", ErrConflictingTargets, by, c.Key, p, c.New, w.by, w.value))
+			}
+			written[k] = write{c.New, by}
 		}
 		current[p] = out
 		for _, c := range chs {
@@ -537,7 +549,8 @@ func (r *runner) editTargets(ctx context.Context, tip gitrepo.Snapshot, rec *war
 	one := func(out []byte, c target.Change, err error) ([]byte, []target.Change, error) {
 		return out, []target.Change{c}, err
 	}
-	for _, t := range r.plan.Targets {
+	for i, t := range r.plan.Targets {
+		by = fmt.Sprintf("targets[%d] (%s %s)", i, t.Kind, t.Path)
 		var err error
 		switch t.Kind {
 		case TargetDeploymentFile:

@@ -596,3 +596,32 @@ func TestSkippedChecksAreSaid(t *testing.T) {
 		t.Errorf("all checks on: message %q, outputs %v", res.Message, res.Output[OutputSkippedChecks])
 	}
 }
+
+// TestConflictingTargetsAreRefused: two targets that give one scalar two
+// values fail the step, naming both, and push nothing; the last one won
+// without a word before.
+func TestConflictingTargetsAreRefused(t *testing.T) {
+	f := newFixture(t, fixtureOpt{})
+	dir := "apps/codeai/deployments/staging/"
+	for name, targets := range map[string][]any{
+		"one values file, one target pinning the digest": {
+			map[string]any{"deploymentFile": map[string]any{}},
+			map[string]any{"deploymentFile": map[string]any{"path": dir + "deployment.yaml", "key": "envType", "valuesFile": dir + "values.yaml", "pinDigest": true}},
+		},
+		"the values key is the deployment file's own key": {
+			map[string]any{"deploymentFile": map[string]any{"valuesFile": dir + "deployment.yaml", "imageKey": "targetRevision"}},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			tip := f.tip(t)
+			res := f.run(t, KindPromote, "staging", map[string]any{"targets": targets})
+			wantStatus(t, res, kargo.StatusFailed, true)
+			if !errors.Is(res.Err, ErrConflictingTargets) || !strings.Contains(res.Message, "targets[0]") {
+				t.Fatalf("error %v; want ErrConflictingTargets naming the targets", res.Err)
+			}
+			if f.tip(t) != tip {
+				t.Fatal("a conflicting promotion pushed")
+			}
+		})
+	}
+}

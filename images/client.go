@@ -643,7 +643,6 @@ func (c *Client) authenticator(ctx context.Context, repo name.Repository) (authn
 	return auth, nil
 }
 
-
 func mediaType(contentType string) string {
 	mt, _, err := mime.ParseMediaType(contentType)
 	if err != nil {

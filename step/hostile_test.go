@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -403,6 +404,39 @@ func TestADirectoryWhereAFileShouldBeIsTerminal(t *testing.T) {
 			}
 			res := f.hostileRun(t, f.context("staging"), f.config(t, nil))
 			wantFailed(t, res, gitrepo.ErrNotRegularFile, "")
+		})
+	}
+}
+
+// TestOversizedFilesAreRefusedBeforeInflating: a 50 MB record (a few
+// hundred KB on the wire) or a 10 MB values.yaml is refused from the size
+// its pack entry declares, before it is inflated: what the step allocates
+// stays far below the file (it peaked at 180 MiB for 50 MB before).
+func TestOversizedFilesAreRefusedBeforeInflating(t *testing.T) {
+	for name, tc := range map[string]struct {
+		path string
+		size int
+	}{
+		"50 MB record":      {lockDir + "/current.yaml", 50 << 20},
+		"10 MB values file": {"apps/codeai/deployments/staging/values.yaml", 10 << 20},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, fixtureOpt{})
+			big := "image: x\n# " + strings.Repeat("0123456789abcdef", tc.size/16) + "\n"
+			f.freight = gittest.CommitFiles(t, f.gitopsDir, "main", map[string]string{tc.path: big}, "a huge file")
+			big = ""
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			res := f.hostileRun(t, f.context("staging"), f.config(t, nil))
+			runtime.ReadMemStats(&after)
+			wantFailed(t, res, gitrepo.ErrFileTooLarge, "limit")
+			if !strings.Contains(res.Message, tc.path) {
+				t.Errorf("message %q does not name %s", res.Message, tc.path)
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16<<20 {
+				t.Errorf("the step allocated %d MiB for a %d MiB file", alloc>>20, tc.size>>20)
+			}
 		})
 	}
 }

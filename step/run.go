@@ -305,6 +305,9 @@ func (r *runner) readRecord(ctx context.Context, remote *gitrepo.Remote, freight
 	dir := r.plan.BuildLockDir
 	cur := path.Join(dir, warehouse.CurrentName)
 	files, err := remote.ReadFiles(ctx, freight, cur)
+	if errors.Is(err, gitrepo.ErrFileTooLarge) {
+		return nil, fmt.Errorf("reading %s at %s: %w: %w", cur, short(freight.String()), warehouse.ErrInvalidRecord, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading %s at %s: %w", cur, short(freight.String()), err)
 	}
@@ -623,7 +626,10 @@ func (r *runner) pinsDigest() bool {
 }
 
 func (r *runner) gitOptions(repoURL string, auth *UserPass) gitrepo.Options {
-	o := gitrepo.Options{Logger: r.log, InsecureSkipTLSVerifyHosts: r.plan.InsecureSkipTLSVerifyHosts}
+	// Files are bounded before they are inflated: the record parser and
+	// the editors refuse anything larger anyway.
+	o := gitrepo.Options{Logger: r.log, InsecureSkipTLSVerifyHosts: r.plan.InsecureSkipTLSVerifyHosts,
+		MaxFileSize: max(warehouse.MaxRecordSize, target.MaxFileSize)}
 	if auth != nil {
 		o.Auth = &gitrepo.Auth{Username: auth.Username, Password: auth.Password}
 	}
@@ -673,6 +679,7 @@ func classify(err error) error {
 		errors.Is(err, gitrepo.ErrPathNotFound),
 		errors.Is(err, gitrepo.ErrPathOutsideRepo),
 		errors.Is(err, gitrepo.ErrNotRegularFile),
+		errors.Is(err, gitrepo.ErrFileTooLarge),
 		errors.Is(err, gitrepo.ErrBranchNotFound),
 		errors.Is(err, gitrepo.ErrAuth),
 		errors.Is(err, gitrepo.ErrPushRefused),

@@ -45,6 +45,9 @@ var (
 	// ErrPushRejected. Update re-reads the tip and tries again, so a push
 	// that did land is found there instead of being made twice.
 	ErrPushOutcomeUnknown = errors.New("push outcome unknown")
+	// ErrFileTooLarge means a file read is over Options.MaxFileSize, as the
+	// pack declared it, so it was not inflated.
+	ErrFileTooLarge = errors.New("file over the size limit")
 	// ErrRedirect means the server redirected to another origin (scheme,
 	// host or port), which is refused: credentials go only to the origin
 	// they were configured for.

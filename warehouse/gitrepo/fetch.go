@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -52,15 +53,16 @@ func (r *Remote) caps(ctx context.Context) (*capability.List, error) {
 // shallow; filter "" asks for everything) and adds the objects received to
 // the store.
 func (r *Remote) uploadPack(ctx context.Context, caps *capability.List, wants, haves []plumbing.Hash, depth int, filter packp.Filter) error {
-	return r.uploadPackN(ctx, caps, wants, haves, depth, filter, 0)
+	return r.uploadPackN(ctx, caps, wants, haves, depth, filter, 0, 0)
 }
 
 // errTooLarge is an upload-pack answer over the caller's limit.
 var errTooLarge = errors.New("answer larger than expected")
 
 // uploadPackN is uploadPack failing with errTooLarge once the answer
-// exceeds limit bytes (0: no limit).
-func (r *Remote) uploadPackN(ctx context.Context, caps *capability.List, wants, haves []plumbing.Hash, depth int, filter packp.Filter, limit int64) error {
+// exceeds limit bytes (0: no limit), and with ErrFileTooLarge for a blob
+// that declares more than maxBlob bytes (0: no limit).
+func (r *Remote) uploadPackN(ctx context.Context, caps *capability.List, wants, haves []plumbing.Hash, depth int, filter packp.Filter, limit, maxBlob int64) error {
 	req := packp.NewUploadPackRequest()
 	req.Wants = append([]plumbing.Hash(nil), wants...)
 	// A server without `shallow` (go-git's own, for one) gets a plain fetch
@@ -129,7 +131,7 @@ func (r *Remote) uploadPackN(ctx context.Context, caps *capability.List, wants, 
 		}
 		return nil
 	}
-	objs, _, err := readPackBytes(pack, packOptions{held: held})
+	objs, _, err := readPackBytes(pack, packOptions{held: held, maxBlob: maxBlob})
 	if err != nil {
 		return fmt.Errorf("reading pack of %d bytes: %w", len(pack), err)
 	}
@@ -437,10 +439,13 @@ func (r *Remote) ReadFiles(ctx context.Context, commit plumbing.Hash, paths ...s
 		if err != nil {
 			return nil, wrap(err)
 		}
-		if err := r.uploadPack(ctx, caps, need, nil, 0, ""); err != nil {
+		if err := r.uploadPackN(ctx, caps, need, nil, 0, "", 0, r.maxFile); err != nil {
 			var se *serverError
 			if errors.As(err, &se) && se.notOurRef() {
 				err = fmt.Errorf("%w: blob refused (%s)", ErrPathNotFound, se.msg)
+			}
+			if errors.Is(err, ErrFileTooLarge) {
+				return nil, wrap(r.whichTooLarge(ctx, caps, out, err))
 			}
 			return nil, wrap(fmt.Errorf("fetching %d blobs: %w", len(need), err))
 		}
@@ -499,6 +504,33 @@ func describeMode(m filemode.FileMode) string {
 	}
 }
 
+// whichTooLarge names the file of out that is over the size limit, asking
+// for each unread blob alone (a request each, on the failure path only);
+// err is the error of the request for them all.
+func (r *Remote) whichTooLarge(ctx context.Context, caps *capability.List, out map[string]File, err error) error {
+	paths := make([]string, 0, len(out))
+	for p := range out {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		f := out[p]
+		if !f.Exists {
+			continue
+		}
+		r.mu.RLock()
+		_, held := r.store.ObjectStorage.Blobs[f.Hash]
+		r.mu.RUnlock()
+		if held {
+			continue
+		}
+		if one := r.uploadPackN(ctx, caps, []plumbing.Hash{f.Hash}, nil, 0, "", 0, r.maxFile); errors.Is(one, ErrFileTooLarge) {
+			return fmt.Errorf("file %q: %w", p, one)
+		}
+	}
+	return err
+}
+
 // Prefetch fetches, in one request, every blob that ReadFiles would need for
 // the given paths of each commit, so that those ReadFiles calls then cost no
 // request. The commits are fetched first if they are not held. It is
@@ -542,7 +574,7 @@ func (r *Remote) Prefetch(ctx context.Context, reads map[plumbing.Hash][]string)
 	if err != nil {
 		return fmt.Errorf("prefetching %d blobs from %s: %w", len(need), r.url, err)
 	}
-	if err := r.uploadPack(ctx, caps, need, nil, 0, ""); err != nil {
+	if err := r.uploadPackN(ctx, caps, need, nil, 0, "", 0, r.maxFile); err != nil {
 		return fmt.Errorf("prefetching %d blobs from %s: %w", len(need), r.url, err)
 	}
 	return nil

@@ -220,11 +220,11 @@ func (r *Remote) fetchProbeCommit(ctx context.Context, commit plumbing.Hash, com
 // over 0 bounds each answer (see uploadPackN).
 func (r *Remote) fetchCommitTrees(ctx context.Context, caps *capability.List, commit plumbing.Hash, components int, limit int64) error {
 	wants := []plumbing.Hash{commit}
-	err := r.uploadPackN(ctx, caps, wants, nil, 1, firstProbeFilter(components, r.allowsTreeDepth()), limit)
+	err := r.uploadPackN(ctx, caps, wants, nil, 1, firstProbeFilter(components, r.allowsTreeDepth()), limit, 0)
 	if refusesTreeDepth(err) {
 		treeZeroOnly.Store(r.hostKey(), true)
 		r.log.Debug("the server allows filter tree:0 only; walking trees by ID", "url", r.url)
-		err = r.uploadPackN(ctx, caps, wants, nil, 1, packp.FilterTreeDepth(0), limit)
+		err = r.uploadPackN(ctx, caps, wants, nil, 1, packp.FilterTreeDepth(0), limit, 0)
 	}
 	return err
 }

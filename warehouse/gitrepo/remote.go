@@ -70,6 +70,11 @@ type Options struct {
 	// failed verification is a *hosttls.Error, which is terminal. Listing
 	// hosts needs HTTPClient nil or with an *http.Transport.
 	InsecureSkipTLSVerifyHosts []string
+	// MaxFileSize bounds the files ReadFiles and Prefetch read (0: no
+	// bound). The bound applies to the size the pack declares for an
+	// entry, before it is inflated: a 400 MB file costs nothing but the
+	// request. A larger file is an error wrapping ErrFileTooLarge.
+	MaxFileSize int64
 }
 
 // Stats counts the HTTP requests a Remote made and the response body bytes
@@ -87,6 +92,7 @@ type Remote struct {
 	client   transport.Transport
 	auth     *githttp.BasicAuth
 	secret   string
+	maxFile  int64
 	log      *slog.Logger
 	requests atomic.Int64
 	received atomic.Int64
@@ -114,6 +120,7 @@ func Open(_ context.Context, rawURL string, opts Options) (*Remote, error) {
 	r := &Remote{
 		url:      redact.URL(u.String()),
 		log:      opts.Logger,
+		maxFile:  opts.MaxFileSize,
 		store:    memory.NewStorage(),
 		pending:  map[plumbing.Hash][]plumbing.Hash{},
 		unpushed: map[plumbing.Hash]struct{}{},

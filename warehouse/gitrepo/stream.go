@@ -157,6 +157,10 @@ type packOptions struct {
 	// packLen is the length of an in-memory pack (0: a stream): no entry
 	// may declare more than deflate can expand the pack to.
 	packLen int64
+	// maxBlob bounds each blob kept, by the size its entry (or its delta)
+	// declares, before it is inflated (0: no bound); over it is
+	// ErrFileTooLarge.
+	maxBlob int64
 }
 
 // readTreesAndCommits reads a pack from rd, which need not seek, and
@@ -293,6 +297,9 @@ func (p *packParser) entry(h *packfile.ObjectHeader) error {
 			p.add(h.Offset, h.Type, nil)
 			return p.discard(h)
 		}
+		if err := p.checkBlob(h.Type, h.Length); err != nil {
+			return err
+		}
 		data, err := p.inflate(h)
 		if err != nil {
 			return err
@@ -351,6 +358,14 @@ func (p *packParser) checkSize(size int64) error {
 	}
 	if p.opts.packLen > 0 && size > 1032*p.opts.packLen+64 {
 		return fmt.Errorf("%w: %d bytes declared in a pack of %d bytes", errCorruptPack, size, p.opts.packLen)
+	}
+	return nil
+}
+
+// checkBlob refuses a blob that declares more than opts.maxBlob bytes.
+func (p *packParser) checkBlob(t plumbing.ObjectType, size int64) error {
+	if t == plumbing.BlobObject && p.opts.maxBlob > 0 && size > p.opts.maxBlob {
+		return fmt.Errorf("%w: the pack declares a file of %d bytes, over the limit of %d bytes; it was not read", ErrFileTooLarge, size, p.opts.maxBlob)
 	}
 	return nil
 }
@@ -453,6 +468,9 @@ func (p *packParser) apply(base plumbing.EncodedObject, delta []byte) (*packObje
 	}
 	if size > 1<<62 {
 		return nil, fmt.Errorf("%w: applying delta on %s: result of %d bytes", errCorruptPack, base.Hash(), size)
+	}
+	if err := p.checkBlob(base.Type(), int64(size)); err != nil {
+		return nil, err
 	}
 	if err := p.checkSize(int64(size)); err != nil {
 		return nil, fmt.Errorf("applying delta on %s: %w", base.Hash(), err)

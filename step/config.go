@@ -96,6 +96,9 @@ type Config struct {
 	TargetBranch string `json:"targetBranch,omitempty"`
 	// GenerateTargetBranch pushes to kargo/promotion/<promotion>.
 	GenerateTargetBranch bool `json:"generateTargetBranch,omitempty"`
+	// AllowTargetsOutsideStage accepts targets none of whose paths names
+	// the stage.
+	AllowTargetsOutsideStage bool `json:"allowTargetsOutsideStage,omitempty"`
 	// Credentials for Git and the registry; default from the environment.
 	Credentials *Credentials `json:"credentials,omitempty"`
 	// ImageRepository, when set, is the only image repository (registry
@@ -570,6 +573,12 @@ func (c *Config) Resolve(kind Kind, sc Context, getenv func(string) string) (*Pl
 			add("/targets", "%s needs at least one target", KindPromote)
 		}
 		p.Targets = c.resolveTargets(p, &ps)
+		if len(ps) == 0 && p.Stage != "" && len(p.Targets) > 0 && !c.AllowTargetsOutsideStage && !targetsNameStage(p.Targets, p.Stage) {
+			// Explicit paths that are all another stage's (or a typo in
+			// --stage) would report "<stage> already at …" about files the
+			// step never touched for that stage.
+			add("/targets", "no target path names stage %q (as a directory, or as a file name such as %s.yaml); check the paths and the stage, or set allowTargetsOutsideStage: true", p.Stage, p.Stage)
+		}
 	}
 
 	var err error
@@ -608,6 +617,21 @@ func (c *Config) Resolve(kind Kind, sc Context, getenv func(string) string) (*Pl
 	}
 	p.FreightCommit = commit
 	return p, nil
+}
+
+// targetsNameStage reports whether a target path (or values file) has a
+// directory named stage, or a file named stage.<ext>.
+func targetsNameStage(ts []ResolvedTarget, stage string) bool {
+	for _, t := range ts {
+		for _, p := range []string{t.Path, t.ValuesFile} {
+			for _, seg := range strings.Split(p, "/") {
+				if seg == stage || strings.TrimSuffix(seg, path.Ext(seg)) == stage {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // resolveTargets defaults and validates the targets, appending problems.

@@ -46,7 +46,7 @@ func envOf(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
-const topLevelKeys = "app, author, branch, buildLockDir, checks, commit, credentials, generateTargetBranch, imageRepository, insecureHTTPHosts, insecureSkipTLSVerifyHosts, message, packaging, repoURL, skipCI, targetBranch, targets, timeout, warehouse"
+const topLevelKeys = "allowTargetsOutsideStage, app, author, branch, buildLockDir, checks, commit, credentials, generateTargetBranch, imageRepository, insecureHTTPHosts, insecureSkipTLSVerifyHosts, message, packaging, repoURL, skipCI, targetBranch, targets, timeout, warehouse"
 
 func TestConfigProblems(t *testing.T) {
 	noStage := testContext()
@@ -347,8 +347,12 @@ func TestParseConfigExamples(t *testing.T) {
 			if len(cfg.Targets) == 0 {
 				kinds = []Kind{KindVerify}
 			}
+			sc := testContext()
+			if strings.Contains(string(raw), "/deployments/production/") {
+				sc.Stage = "production" // a production Stage's config
+			}
 			for _, kind := range kinds {
-				if _, err := cfg.Resolve(kind, testContext(), noEnv); err != nil {
+				if _, err := cfg.Resolve(kind, sc, noEnv); err != nil {
 					t.Errorf("Resolve(%s): %v", kind, err)
 				}
 			}

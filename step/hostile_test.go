@@ -263,7 +263,7 @@ func TestTargetsThroughSymlinksAreTerminal(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, fixtureOpt{})
 			gittest.CommitEntries(t, f.gitopsDir, "main", "symlink", tc.entries...)
-			res := f.hostileRun(t, f.context("staging"), f.config(t, map[string]any{"targets": tc.targets}))
+			res := f.hostileRun(t, f.context("staging"), f.config(t, map[string]any{"targets": tc.targets, "allowTargetsOutsideStage": true}))
 			wantFailed(t, res, gitrepo.ErrPathOutsideRepo, "symbolic link")
 		})
 	}

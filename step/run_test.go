@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -624,4 +625,23 @@ func TestConflictingTargetsAreRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTargetsOfAnotherStageAreRefused: explicit target paths none of which
+// names the stage (another stage's files, or a typo in --stage) fail the
+// config, instead of the step reporting the stage "already at" a release
+// after looking at other files; allowTargetsOutsideStage accepts them.
+func TestTargetsOfAnotherStageAreRefused(t *testing.T) {
+	f := newFixture(t, fixtureOpt{})
+	dir := "apps/codeai/deployments/staging/"
+	staging := []any{map[string]any{"deploymentFile": map[string]any{"path": dir + "deployment.yaml", "valuesFile": dir + "values.yaml"}}}
+	for _, stage := range []string{"production", "stagin"} {
+		res := f.run(t, KindPromote, stage, map[string]any{"targets": staging})
+		wantStatus(t, res, kargo.StatusFailed, true)
+		if !strings.Contains(res.Message, "no target path names stage "+strconv.Quote(stage)) {
+			t.Errorf("stage %s: message %q", stage, res.Message)
+		}
+	}
+	res := f.run(t, KindPromote, "production", map[string]any{"targets": staging, "allowTargetsOutsideStage": true})
+	wantStatus(t, res, kargo.StatusSucceeded, false)
 }

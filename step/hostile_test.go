@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/argo-refs/argo-refs/images"
@@ -436,6 +437,29 @@ func TestOversizedFilesAreRefusedBeforeInflating(t *testing.T) {
 			}
 			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16<<20 {
 				t.Errorf("the step allocated %d MiB for a %d MiB file", alloc>>20, tc.size>>20)
+			}
+
+			// Eight at once (serve's concurrent requests for the same
+			// Freight) do not multiply it by the file.
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			var wg sync.WaitGroup
+			results := make([]Result, 8)
+			cfg, sc := f.config(t, nil), f.context("staging")
+			for i := range results {
+				wg.Go(func() {
+					results[i] = Run(context.Background(), KindPromote, sc, cfg, Options{})
+				})
+			}
+			wg.Wait()
+			runtime.ReadMemStats(&after)
+			for _, r := range results {
+				if !errors.Is(r.Err, gitrepo.ErrFileTooLarge) {
+					t.Fatalf("a concurrent run: %v", r.Err)
+				}
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64<<20 {
+				t.Errorf("8 concurrent runs allocated %d MiB for a %d MiB file", alloc>>20, tc.size>>20)
 			}
 		})
 	}

@@ -103,14 +103,14 @@ func (js *jobs) join(key string, run func(context.Context) kargo.StepResponse) (
 	go func() {
 		resp := run(js.base)
 		js.mu.Lock()
+		defer js.mu.Unlock()
 		j.resp, j.finished = resp, time.Now()
+		close(j.done) // before idle: a drain that returns finds every answer in
 		js.running--
 		if js.running == 0 && js.idle != nil {
 			close(js.idle)
 			js.idle = nil
 		}
-		js.mu.Unlock()
-		close(j.done)
 	}()
 	return j, false
 }

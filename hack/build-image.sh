@@ -40,6 +40,7 @@ fi
 
 if [ -z "$ctx" ]; then
   ctx=$(mktemp -d)
+  own_ctx=1
   trap 'rm -rf "$ctx"' EXIT
 else
   mkdir -p "$ctx"
@@ -60,7 +61,23 @@ if ! command -v buildah >/dev/null 2>&1; then
   exit 1
 fi
 
-buildah bud --isolation chroot \
+# buildah commits every stage a later stage builds FROM (here "prebuilt"
+# and "files") as an untagged image, and a failed build leaves its working
+# container: remove what this run added, and nothing that was there before.
+dangling_before=$(buildah images --quiet --filter dangling=true 2>/dev/null | sort -u || true)
+containers_before=$(buildah containers --quiet 2>/dev/null | sort -u || true)
+cleanup_buildah() {
+  local id
+  for id in $(buildah containers --quiet 2>/dev/null | sort -u); do
+    grep -qx "$id" <<<"$containers_before" || buildah rm "$id" >/dev/null 2>&1 || true
+  done
+  for id in $(buildah images --quiet --filter dangling=true 2>/dev/null | sort -u); do
+    grep -qx "$id" <<<"$dangling_before" || buildah rmi "$id" >/dev/null 2>&1 || true
+  done
+}
+trap 'cleanup_buildah; [ -z "${own_ctx:-}" ] || rm -rf "$ctx"' EXIT
+
+buildah bud --isolation chroot --layers=false \
   --build-arg BINARY_FROM=prebuilt \
   --build-arg VERSION="$version" \
   --build-arg REVISION="$revision" \

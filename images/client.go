@@ -11,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"mime"
-	"net"
 	"net/http"
 	"os"
 	"runtime"
@@ -25,18 +24,18 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/argo-refs/argo-refs/internal/hosttls"
+	"github.com/argo-refs/argo-refs/internal/netpolicy"
 )
 
 // Environment variables read for credentials when Options.Credentials is nil.
 const (
 	// EnvUsername names the registry user; set it together with EnvPassword.
-	EnvUsername = "ARGO_REFS_REGISTRY_USERNAME"
+	EnvUsername = netpolicy.EnvRegistryUsername
 	// EnvPassword holds the registry password or token.
-	EnvPassword = "ARGO_REFS_REGISTRY_PASSWORD"
+	EnvPassword = netpolicy.EnvRegistryPassword
 	// EnvRegistryHost, when set, is the only registry the environment's
 	// credentials are sent to.
-	EnvRegistryHost = "ARGO_REFS_REGISTRY_HOST"
+	EnvRegistryHost = netpolicy.EnvRegistryHost
 )
 
 // RevisionLabel is the OCI annotation key, used as an image config label,
@@ -58,23 +57,12 @@ const (
 	maxConfigBytes   = 8 << 20
 )
 
-// Credentials are a registry user name and password (or token). They are
-// never printed, logged or put in an error.
-type Credentials struct {
-	Username string
-	Password string
-	// Registry, when set, is the only registry (host or host:port) the
-	// credentials are sent to; a repository elsewhere is pulled
-	// anonymously. Empty sends them to every registry (only for a caller
-	// that trusts every reference it is given).
-	Registry string
-}
-
-// String hides the password so that a stray %v cannot leak it.
-func (c Credentials) String() string { return "{" + c.Username + " <redacted>}" }
-
-// GoString hides the password from %#v.
-func (c Credentials) GoString() string { return c.String() }
+// Credentials are a registry user name and password (or token) and the
+// only registry (host or host:port) they are sent to; a repository
+// elsewhere is pulled anonymously. An empty Registry sends them to every
+// registry (only for a caller that trusts every reference it is given).
+// They are never printed, logged or put in an error.
+type Credentials = netpolicy.RegistryCredentials
 
 // Options configure a Client. The zero value is usable.
 type Options struct {
@@ -107,7 +95,7 @@ type Options struct {
 	Logger *slog.Logger
 	// InsecureSkipTLSVerifyHosts are registry hosts (host:port, or host for
 	// every port) whose TLS certificates are not verified; every other
-	// host's certificate is. A failed verification is a *hosttls.Error,
+	// host's certificate is. A failed verification is a *netpolicy.TLSError,
 	// terminal and never retried. Listing hosts needs Transport nil or an
 	// *http.Transport.
 	InsecureSkipTLSVerifyHosts []string
@@ -120,7 +108,7 @@ type Options struct {
 type Client struct {
 	creds     *Credentials
 	keychain  authn.Keychain
-	insecure  map[string]bool
+	insecure  []string
 	transport http.RoundTripper // retry layer over the scheme policy
 	cnt       *counters
 	log       *slog.Logger
@@ -147,7 +135,6 @@ func New(opts Options) (*Client, error) {
 	}
 	c := &Client{
 		keychain:   opts.Keychain,
-		insecure:   map[string]bool{},
 		cnt:        &counters{},
 		log:        opts.Logger,
 		now:        time.Now,
@@ -169,20 +156,18 @@ func New(opts Options) (*Client, error) {
 		cp := *opts.Credentials
 		c.creds = &cp
 	default:
-		user, pass := getenv(EnvUsername), getenv(EnvPassword)
-		if (user == "") != (pass == "") {
-			return nil, fmt.Errorf("creating registry client: set both %s and %s, or neither", EnvUsername, EnvPassword)
+		creds, err := netpolicy.RegistryFromEnv(getenv)
+		if err != nil {
+			return nil, fmt.Errorf("creating registry client: %w", err)
 		}
-		if user != "" {
-			c.creds = &Credentials{Username: user, Password: pass, Registry: getenv(EnvRegistryHost)}
-		}
+		c.creds = creds
 	}
 	for _, h := range opts.InsecureHosts {
 		h = strings.ToLower(strings.TrimSpace(h))
 		if h == "" || strings.Contains(h, "/") {
 			return nil, fmt.Errorf("creating registry client: insecure host %q: want host or host:port", h)
 		}
-		c.insecure[h] = true
+		c.insecure = append(c.insecure, h)
 	}
 	retryMax := opts.RetryMax
 	switch {
@@ -205,11 +190,11 @@ func New(opts Options) (*Client, error) {
 	if base == nil {
 		base = defaultBaseTransport()
 	}
-	skip, err := hosttls.NewHosts(opts.InsecureSkipTLSVerifyHosts)
+	skip, err := netpolicy.NewTLSSkipHosts(opts.InsecureSkipTLSVerifyHosts)
 	if err != nil {
 		return nil, fmt.Errorf("creating registry client: %w", err)
 	}
-	if base, err = hosttls.Transport(base, skip); err != nil {
+	if base, err = netpolicy.TLSTransport(base, skip); err != nil {
 		return nil, fmt.Errorf("creating registry client: %w", err)
 	}
 	policy := &schemePolicy{inner: base, plainHTTP: c.plainHTTP, userAgent: "argo-refs"}
@@ -225,12 +210,7 @@ func (c *Client) Stats() Stats {
 // plainHTTP reports whether host may be spoken to over plain HTTP.
 // An InsecureHosts entry without a port allows every port of that host.
 func (c *Client) plainHTTP(host string) bool {
-	host = strings.ToLower(host)
-	if isLoopback(host) || c.insecure[host] {
-		return true
-	}
-	h, _, err := net.SplitHostPort(host)
-	return err == nil && c.insecure[h]
+	return netpolicy.PlainHTTPAllowed(host, c.insecure)
 }
 
 func (c *Client) scheme(reg name.Registry) string {

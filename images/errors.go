@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
-	"github.com/argo-refs/argo-refs/internal/hosttls"
+	"github.com/argo-refs/argo-refs/internal/netpolicy"
 )
 
 // The sentinel errors below classify every failure of this package. The step
@@ -45,9 +45,9 @@ func classify(err error) error {
 			return err
 		}
 	}
-	var cert *hosttls.Error
+	var cert *netpolicy.TLSError
 	if errors.As(err, &cert) {
-		// An untrusted certificate is terminal on its own (see hosttls):
+		// An untrusted certificate is terminal on its own (see netpolicy.TLSError):
 		// it is no outage.
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/argo-refs/argo-refs/internal/netpolicy"
 	"io"
 	"log/slog"
 	"net/http"
@@ -325,7 +326,7 @@ func TestCredentials(t *testing.T) {
 
 	t.Run("explicit", func(t *testing.T) {
 		opts := fastOptions()
-		opts.Credentials = &Credentials{Username: testUser, Password: secret}
+		opts.Credentials = &Credentials{UserPass: netpolicy.UserPass{Username: testUser, Password: secret}}
 		if _, err := newClient(t, opts).Verify(testCtx(t), ref, want); err != nil {
 			t.Fatalf("Verify: %v", err)
 		}
@@ -393,7 +394,7 @@ func TestWrongCredentialsNotRetried(t *testing.T) {
 	reg := regtest.New(t, regtest.WithCredentials(testUser, secret))
 	want := reg.PushImage(t, "private/app:v1", nil)
 	opts := fastOptions()
-	opts.Credentials = &Credentials{Username: testUser, Password: wrongPass}
+	opts.Credentials = &Credentials{UserPass: netpolicy.UserPass{Username: testUser, Password: wrongPass}}
 	c := newClient(t, opts)
 	_, err := c.Verify(testCtx(t), reg.Ref("private/app:v1"), want)
 	if !errors.Is(err, ErrUnauthorized) {
@@ -529,7 +530,7 @@ func TestNoCredentialInErrors(t *testing.T) {
 	}
 	withPass := func(p string) Options {
 		o := fastOptions()
-		o.Credentials = &Credentials{Username: testUser, Password: p}
+		o.Credentials = &Credentials{UserPass: netpolicy.UserPass{Username: testUser, Password: p}}
 		return o
 	}
 
@@ -565,7 +566,7 @@ func TestNoCredentialInErrors(t *testing.T) {
 			t.Errorf("logs leak a credential:\n%s", logs.String())
 		}
 	}
-	c := Credentials{Username: testUser, Password: secret}
+	c := Credentials{UserPass: netpolicy.UserPass{Username: testUser, Password: secret}}
 	if s := fmt.Sprintf("%v %+v %#v %s", c, c, c, &c); strings.Contains(s, secret) {
 		t.Errorf("formatting Credentials leaks the password: %s", s)
 	}
@@ -667,7 +668,7 @@ func TestPlainHTTPPolicy(t *testing.T) {
 
 func TestNewRejectsBadOptions(t *testing.T) {
 	for name, opts := range map[string]Options{
-		"half credentials": {Credentials: &Credentials{Username: "u"}},
+		"half credentials": {Credentials: &Credentials{UserPass: netpolicy.UserPass{Username: "u"}}},
 		"insecure path":    {InsecureHosts: []string{"host/path"}},
 		"waits inverted":   {RetryWaitMin: time.Second, RetryWaitMax: time.Millisecond},
 	} {

@@ -1,6 +1,7 @@
 package images
 
 import (
+	"github.com/argo-refs/argo-refs/internal/netpolicy"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -44,7 +45,7 @@ func TestRedirectToAnotherPortDropsAuthorization(t *testing.T) {
 			}))
 			digest := reg.PushImage(t, "private/app:v1", nil)
 			opts := fastOptions()
-			opts.Credentials = &Credentials{Username: testUser, Password: secret}
+			opts.Credentials = &Credentials{UserPass: netpolicy.UserPass{Username: testUser, Password: secret}}
 			_, err := newClient(t, opts).Verify(testCtx(t), reg.Ref("private/app:v1"), digest)
 			if seen.Load() == 0 {
 				t.Fatalf("the redirect was not followed (err %v)", err)
@@ -72,7 +73,7 @@ func TestRedirectToAnotherPortDropsAuthorization(t *testing.T) {
 		}))
 		digest := reg.PushImage(t, "private/app:v1", nil)
 		opts := fastOptions()
-		opts.Credentials = &Credentials{Username: testUser, Password: secret}
+		opts.Credentials = &Credentials{UserPass: netpolicy.UserPass{Username: testUser, Password: secret}}
 		if _, err := newClient(t, opts).Verify(testCtx(t), reg.Ref("private/app:v1"), digest); err != nil || redirected.Load() == 0 {
 			t.Fatalf("Verify through a same-origin redirect: %v (%d redirects)", err, redirected.Load())
 		}
@@ -97,7 +98,7 @@ func TestScopedCredentialsGoToTheirRegistryOnly(t *testing.T) {
 	otherDigest := other.PushImage(t, "public/app:v1", nil)
 
 	opts := fastOptions()
-	opts.Credentials = &Credentials{Username: testUser, Password: secret, Registry: own.Host}
+	opts.Credentials = &Credentials{UserPass: netpolicy.UserPass{Username: testUser, Password: secret}, Registry: own.Host}
 	c := newClient(t, opts)
 	if _, err := c.Verify(testCtx(t), own.Ref("private/app:v1"), ownDigest); err != nil {
 		t.Fatalf("Verify on the credentials' own registry: %v", err)

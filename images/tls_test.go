@@ -15,7 +15,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/argo-refs/argo-refs/internal/hosttls"
+	"github.com/argo-refs/argo-refs/internal/netpolicy"
 	"github.com/argo-refs/argo-refs/internal/regtest"
 )
 
@@ -73,7 +73,7 @@ func TestTLSVerificationIsOnUnlessTheHostIsListed(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs bytes.Buffer
 			opts := fastOptions()
-			opts.Credentials = &Credentials{Username: testUser, Password: secret}
+			opts.Credentials = &Credentials{UserPass: netpolicy.UserPass{Username: testUser, Password: secret}}
 			opts.Transport = base
 			opts.InsecureSkipTLSVerifyHosts = tc.skip
 			opts.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -86,9 +86,9 @@ func TestTLSVerificationIsOnUnlessTheHostIsListed(t *testing.T) {
 				}
 				return
 			}
-			var terr *hosttls.Error
+			var terr *netpolicy.TLSError
 			if !errors.As(err, &terr) || !terr.Terminal() {
-				t.Fatalf("Verify = %v, want a terminal *hosttls.Error", err)
+				t.Fatalf("Verify = %v, want a terminal *netpolicy.TLSError", err)
 			}
 			if errors.Is(err, ErrUnavailable) {
 				t.Fatalf("an untrusted certificate is no outage: %v", err)

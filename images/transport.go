@@ -17,9 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/hashicorp/go-retryablehttp"
 
-	"github.com/argo-refs/argo-refs/internal/hosttls"
-	"github.com/argo-refs/argo-refs/internal/origin"
-	"github.com/argo-refs/argo-refs/internal/redact"
+	"github.com/argo-refs/argo-refs/internal/netpolicy"
 )
 
 // errPlainHTTP refuses plain HTTP to a host that is neither loopback nor
@@ -99,21 +97,6 @@ func (n noFallback) RoundTrip(req *http.Request) (*http.Response, error) {
 	return n.inner.RoundTrip(req)
 }
 
-// isLoopback reports whether host (with or without a port) names the local
-// machine.
-func isLoopback(host string) bool {
-	h := host
-	if hh, _, err := net.SplitHostPort(host); err == nil {
-		h = hh
-	}
-	h = strings.Trim(h, "[]")
-	if strings.EqualFold(h, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
-}
-
 // defaultBaseTransport is used when Options.Transport is nil: the standard
 // transport with bounded dial, TLS and header waits. The caller's context
 // bounds the whole call.
@@ -160,7 +143,7 @@ func newRetryTransport(base http.RoundTripper, retryMax int, waitMin, waitMax ti
 			if attempt > 0 {
 				cnt.retries.Add(1)
 				log.DebugContext(req.Context(), "retrying registry request",
-					"method", req.Method, "url", redact.URL(req.URL.String()), "attempt", attempt+1)
+					"method", req.Method, "url", netpolicy.RedactURL(req.URL.String()), "attempt", attempt+1)
 			}
 		},
 		CheckRetry: func(ctx context.Context, resp *http.Response, err error) (bool, error) {
@@ -174,7 +157,7 @@ func newRetryTransport(base http.RoundTripper, retryMax int, waitMin, waitMax ti
 			}
 			if err != nil {
 				var plain *errPlainHTTP
-				var cert *hosttls.Error
+				var cert *netpolicy.TLSError
 				if errors.As(err, &plain) || errors.As(err, &cert) {
 					return false, nil
 				}
@@ -212,7 +195,7 @@ func dropAuthAcrossOrigins(req *http.Request, via []*http.Request) error {
 	if len(via) >= 10 {
 		return errors.New("stopped after 10 redirects")
 	}
-	if !origin.Same(via[0].URL, req.URL) {
+	if !netpolicy.SameOrigin(via[0].URL, req.URL) {
 		req.Header.Del("Authorization")
 	}
 	return nil

@@ -6,10 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/argo-refs/argo-refs/internal/redact"
+	"github.com/argo-refs/argo-refs/internal/netpolicy"
 	"github.com/argo-refs/argo-refs/internal/relpath"
-	"log/slog"
-	"net"
 	"net/url"
 	"path"
 	"slices"
@@ -33,7 +31,6 @@ const (
 	DefaultImageKey      = "image"
 	generatedBranchStem  = "kargo/promotion/"
 	skipCIMarker         = "[skip ci]"
-	githubTokenUser      = "x-access-token"
 	maxMessageOutputSize = 64 << 10
 )
 
@@ -47,14 +44,14 @@ const (
 // Environment variables Resolve reads credentials from when the config has
 // none.
 const (
-	EnvGitUsername      = "GIT_USERNAME"
-	EnvGitPassword      = "GIT_PASSWORD"
-	EnvGitHubToken      = "GITHUB_TOKEN"
-	EnvRegistryUsername = "ARGO_REFS_REGISTRY_USERNAME"
-	EnvRegistryPassword = "ARGO_REFS_REGISTRY_PASSWORD"
+	EnvGitUsername      = netpolicy.EnvGitUsername
+	EnvGitPassword      = netpolicy.EnvGitPassword
+	EnvGitHubToken      = netpolicy.EnvGitHubToken
+	EnvRegistryUsername = netpolicy.EnvRegistryUsername
+	EnvRegistryPassword = netpolicy.EnvRegistryPassword
 	// EnvRegistryHost names the registry host the environment's registry
 	// credentials are for, when the config pins no imageRepository.
-	EnvRegistryHost = "ARGO_REFS_REGISTRY_HOST"
+	EnvRegistryHost = netpolicy.EnvRegistryHost
 )
 
 // ConfigSchema is the JSON Schema (draft 2020-12) every step config is
@@ -195,56 +192,12 @@ type Credentials struct {
 }
 
 // RegistryCredentials are credentials for one registry host, sent to no
-// other.
-type RegistryCredentials struct {
-	UserPass
-	// Registry is the host (or host:port) they are for.
-	Registry string `json:"registry,omitempty"`
-}
+// other (netpolicy.RegistryCredentials).
+type RegistryCredentials = netpolicy.RegistryCredentials
 
-// UserPass is a user name and password (or token). Formatting it with fmt,
-// logging it with slog or marshalling it to JSON never shows the password.
-type UserPass struct {
-	Username string `json:"username"`
-	Password string `json:"password"`
-}
-
-const redacted = "redacted"
-
-func (u UserPass) redactedCopy() UserPass {
-	if u.Password != "" {
-		u.Password = redacted
-	}
-	return u
-}
-
-// String returns the user name and a redacted password.
-func (u UserPass) String() string {
-	return fmt.Sprintf("{Username:%s Password:%s}", u.Username, u.redactedCopy().Password)
-}
-
-// GoString returns a Go-syntax form with the password redacted.
-func (u UserPass) GoString() string {
-	return fmt.Sprintf("step.UserPass{Username:%q, Password:%q}", u.Username, u.redactedCopy().Password)
-}
-
-// Format makes every fmt verb print the redacted form.
-func (u UserPass) Format(f fmt.State, verb rune) {
-	if verb == 'v' && f.Flag('#') {
-		_, _ = f.Write([]byte(u.GoString()))
-		return
-	}
-	_, _ = f.Write([]byte(u.String()))
-}
-
-// MarshalJSON encodes the user name and a redacted password.
-func (u UserPass) MarshalJSON() ([]byte, error) {
-	type plain UserPass
-	return json.Marshal(plain(u.redactedCopy()))
-}
-
-// LogValue makes slog print the redacted form.
-func (u UserPass) LogValue() slog.Value { return slog.StringValue(u.String()) }
+// UserPass is a user name and password (or token) that never prints its
+// password (netpolicy.UserPass).
+type UserPass = netpolicy.UserPass
 
 // ConfigError lists every problem found in a step config, each starting with
 // the JSON pointer of the offending value. It is terminal, and it never
@@ -585,13 +538,13 @@ func (c *Config) Resolve(kind Kind, sc Context, getenv func(string) string) (*Pl
 	if c.Credentials != nil && c.Credentials.Git != nil {
 		up := *c.Credentials.Git
 		p.GitAuth = &up
-	} else if p.GitAuth, err = gitAuthFromEnv(getenv); err != nil {
+	} else if p.GitAuth, err = netpolicy.GitFromEnv(getenv); err != nil {
 		add("/credentials/git", "%v", err)
 	}
 	if c.Credentials != nil && c.Credentials.Registry != nil {
 		up := *c.Credentials.Registry
 		p.RegistryAuth = &up
-	} else if p.RegistryAuth, err = registryAuthFromEnv(getenv); err != nil {
+	} else if p.RegistryAuth, err = netpolicy.RegistryFromEnv(getenv); err != nil {
 		add("/credentials/registry", "%v", err)
 	}
 	p.ImageRepository = c.ImageRepository
@@ -779,7 +732,7 @@ func (p *Plan) CommitMessage(v MessageVars) (string, error) {
 // as a record's sourceRepo.
 func (p *Plan) CheckURL(rawURL string) error {
 	if err := checkURL(rawURL, p.InsecureHTTPHosts); err != nil {
-		return Terminal(fmt.Errorf("checking URL %s: %w", redact.URL(rawURL), err))
+		return Terminal(fmt.Errorf("checking URL %s: %w", netpolicy.RedactURL(rawURL), err))
 	}
 	return nil
 }
@@ -859,7 +812,7 @@ func collect(v violation, ps *[]problem) {
 			add(ptr, "value "+hint)
 		} else {
 			s, _ := v.value.(string)
-			add(ptr, strconv.Quote(redact.URL(s))+" "+hint)
+			add(ptr, strconv.Quote(netpolicy.RedactURL(s))+" "+hint)
 		}
 	case kwEnum:
 		want := make([]string, len(v.node.enum))
@@ -998,7 +951,7 @@ func appFromBuildLockDir(dir string) string {
 func checkURL(raw string, insecureHosts []string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("%q is not a URL", redact.URL(raw))
+		return fmt.Errorf("%q is not a URL", netpolicy.RedactURL(raw))
 	}
 	if u.User != nil {
 		return errors.New("must not contain user information; use credentials or the environment")
@@ -1007,26 +960,13 @@ func checkURL(raw string, insecureHosts []string) error {
 	case "https":
 		return nil
 	case "http":
-		if isLoopback(u.Hostname()) {
+		if netpolicy.PlainHTTPAllowed(u.Host, insecureHosts) {
 			return nil
-		}
-		for _, h := range insecureHosts {
-			if strings.EqualFold(h, u.Host) || strings.EqualFold(h, u.Hostname()) {
-				return nil
-			}
 		}
 		return fmt.Errorf("plain http to %q is not allowed; use https or list the host in insecureHTTPHosts", u.Host)
 	default:
-		return fmt.Errorf("%q is not an http(s) URL", redact.URL(raw))
+		return fmt.Errorf("%q is not an http(s) URL", netpolicy.RedactURL(raw))
 	}
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // --- commit message ---
@@ -1158,35 +1098,4 @@ func strOr(s, def string) string {
 		return def
 	}
 	return s
-}
-
-// gitAuthFromEnv reads GIT_USERNAME/GIT_PASSWORD, else GITHUB_TOKEN (as user
-// x-access-token). A password without a user name is taken as a token.
-func gitAuthFromEnv(getenv func(string) string) (*UserPass, error) {
-	user, pass := getenv(EnvGitUsername), getenv(EnvGitPassword)
-	switch {
-	case pass != "":
-		return &UserPass{Username: strOr(user, githubTokenUser), Password: pass}, nil
-	case user != "":
-		return nil, fmt.Errorf("environment has %s but no %s", EnvGitUsername, EnvGitPassword)
-	}
-	if tok := getenv(EnvGitHubToken); tok != "" {
-		return &UserPass{Username: githubTokenUser, Password: tok}, nil
-	}
-	return nil, nil
-}
-
-// registryAuthFromEnv reads ARGO_REFS_REGISTRY_USERNAME/_PASSWORD; both or
-// neither must be set.
-func registryAuthFromEnv(getenv func(string) string) (*RegistryCredentials, error) {
-	user, pass := getenv(EnvRegistryUsername), getenv(EnvRegistryPassword)
-	switch {
-	case user == "" && pass == "":
-		return nil, nil
-	case user == "":
-		return nil, fmt.Errorf("environment has %s but no %s", EnvRegistryPassword, EnvRegistryUsername)
-	case pass == "":
-		return nil, fmt.Errorf("environment has %s but no %s", EnvRegistryUsername, EnvRegistryPassword)
-	}
-	return &RegistryCredentials{UserPass: UserPass{Username: user, Password: pass}, Registry: getenv(EnvRegistryHost)}, nil
 }

@@ -686,7 +686,7 @@ func TestUserPassRedaction(t *testing.T) {
 	if got, want := up.String(), "{Username:bot Password:redacted}"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
-	if got, want := fmt.Sprintf("%#v", up), `step.UserPass{Username:"bot", Password:"redacted"}`; got != want {
+	if got, want := fmt.Sprintf("%#v", up), `netpolicy.UserPass{Username:"bot", Password:"redacted"}`; got != want {
 		t.Errorf("%%#v = %q, want %q", got, want)
 	}
 	b, _ := json.Marshal(up)

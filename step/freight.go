@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/argo-refs/argo-refs/internal/redact"
+	"github.com/argo-refs/argo-refs/internal/netpolicy"
 	"github.com/argo-refs/argo-refs/step/kargo"
 	"github.com/argo-refs/argo-refs/step/target"
 )
@@ -55,7 +55,7 @@ func SelectFreightCommit(repoURL, warehouse, explicit string, freight kargo.Frei
 		matched := false
 		for _, c := range ref.Commits {
 			if normaliseRepoURL(c.RepoURL) != want {
-				seen = append(seen, fmt.Sprintf("%s: commit %s of %s", key, shortSHA(c.ID), redact.URL(c.RepoURL)))
+				seen = append(seen, fmt.Sprintf("%s: commit %s of %s", key, shortSHA(c.ID), netpolicy.RedactURL(c.RepoURL)))
 				continue
 			}
 			matched = true
@@ -79,12 +79,12 @@ func SelectFreightCommit(repoURL, warehouse, explicit string, freight kargo.Frei
 			seen = []string{"no Freight at all"}
 		}
 		return "", Terminal(fmt.Errorf("selecting the GitOps commit of %s%s: %w; seen: %s; set commit explicitly or fix repoURL",
-			redact.URL(repoURL), scope, ErrNoFreightCommit, strings.Join(seen, "; ")))
+			netpolicy.RedactURL(repoURL), scope, ErrNoFreightCommit, strings.Join(seen, "; ")))
 	case 1:
 		id := candidates[0]
 		if !isFullSHA(id) {
 			return "", Terminal(fmt.Errorf("selecting the GitOps commit of %s: Freight %s carries commit %q: %w",
-				redact.URL(repoURL), strings.Join(from[id], ", "), id, ErrBadCommitID))
+				netpolicy.RedactURL(repoURL), strings.Join(from[id], ", "), id, ErrBadCommitID))
 		}
 		return id, nil
 	default:
@@ -93,7 +93,7 @@ func SelectFreightCommit(repoURL, warehouse, explicit string, freight kargo.Frei
 			list[i] = fmt.Sprintf("%s (%s)", id, strings.Join(from[id], ", "))
 		}
 		return "", Terminal(fmt.Errorf("selecting the GitOps commit of %s%s: %w: %s; set commit (e.g. ${{ commitFrom(...).ID }}) or warehouse to choose",
-			redact.URL(repoURL), scope, ErrAmbiguousFreightCommit, strings.Join(list, ", ")))
+			netpolicy.RedactURL(repoURL), scope, ErrAmbiguousFreightCommit, strings.Join(list, ", ")))
 	}
 }
 

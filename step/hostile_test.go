@@ -18,8 +18,8 @@ import (
 
 	"github.com/argo-refs/argo-refs/images"
 	"github.com/argo-refs/argo-refs/internal/gittest"
-	"github.com/argo-refs/argo-refs/internal/hosttls"
 	"github.com/argo-refs/argo-refs/internal/leaktest"
+	"github.com/argo-refs/argo-refs/internal/netpolicy"
 	"github.com/argo-refs/argo-refs/internal/regtest"
 	"github.com/argo-refs/argo-refs/step/kargo"
 	"github.com/argo-refs/argo-refs/warehouse"
@@ -321,9 +321,9 @@ func TestTLSVerifiedUnlessTheHostIsListed(t *testing.T) {
 				return
 			}
 			wantFailed(t, res, nil, "insecureSkipTLSVerifyHosts")
-			var terr *hosttls.Error
+			var terr *netpolicy.TLSError
 			if !errors.As(res.Err, &terr) {
-				t.Fatalf("error %v, want a *hosttls.Error", res.Err)
+				t.Fatalf("error %v, want a *netpolicy.TLSError", res.Err)
 			}
 		})
 	}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
-	"github.com/argo-refs/argo-refs/internal/hosttls"
+	"github.com/argo-refs/argo-refs/internal/netpolicy"
 	"github.com/argo-refs/argo-refs/step/target"
 	"github.com/argo-refs/argo-refs/warehouse"
 )
@@ -62,7 +62,7 @@ func newRecordKey(repoURL string, commit plumbing.Hash, dir string, auth *UserPa
 		if scheme == "https" {
 			// A list Resolve would have refused counts as skipping: such a
 			// read never shares with a verified one.
-			hosts, err := hosttls.NewHosts(skipTLS)
+			hosts, err := netpolicy.NewTLSSkipHosts(skipTLS)
 			k.tlsSkip = err != nil || hosts.Skip(u.Host)
 		}
 	}

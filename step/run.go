@@ -378,7 +378,8 @@ func (r *runner) checkImage(ctx context.Context, rec *warehouse.Record) error {
 	opts := images.Options{Getenv: r.opts.Getenv, InsecureHosts: r.plan.InsecureHTTPHosts, Logger: r.log,
 		InsecureSkipTLSVerifyHosts: r.plan.InsecureSkipTLSVerifyHosts}
 	if a := r.plan.RegistryAuth; a != nil {
-		opts.Credentials = &images.Credentials{Username: a.Username, Password: a.Password, Registry: a.Registry}
+		scoped := *a
+		opts.Credentials = &scoped
 	}
 	client, err := registryClient(opts)
 	if err != nil {
@@ -631,7 +632,8 @@ func (r *runner) gitOptions(repoURL string, auth *UserPass) gitrepo.Options {
 	o := gitrepo.Options{Logger: r.log, InsecureSkipTLSVerifyHosts: r.plan.InsecureSkipTLSVerifyHosts,
 		MaxFileSize: max(warehouse.MaxRecordSize, target.MaxFileSize)}
 	if auth != nil {
-		o.Auth = &gitrepo.Auth{Username: auth.Username, Password: auth.Password}
+		up := *auth
+		o.Auth = &up
 	}
 	// checkURL has already refused plain http to hosts neither loopback nor
 	// listed (host, or host:port); pass that decision on.

@@ -12,7 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/argo-refs/argo-refs/internal/redact"
+	"github.com/argo-refs/argo-refs/internal/netpolicy"
 	yamlv3 "go.yaml.in/yaml/v3"
 )
 
@@ -483,29 +483,29 @@ func sourceRepoProblem(s string) string {
 		return want + ", found an empty value"
 	}
 	if !safeChars(s) {
-		return fmt.Sprintf("%s of printable ASCII without spaces, found %s", want, quote(redact.URL(s)))
+		return fmt.Sprintf("%s of printable ASCII without spaces, found %s", want, quote(netpolicy.RedactURL(s)))
 	}
 	if scpLikeRe.MatchString(s) && !strings.Contains(s, "://") {
 		return ""
 	}
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" || u.Path == "" || u.Path == "/" {
-		return fmt.Sprintf("%s with a host and a path, found %s", want, quote(redact.URL(s)))
+		return fmt.Sprintf("%s with a host and a path, found %s", want, quote(netpolicy.RedactURL(s)))
 	}
 	switch u.Scheme {
 	case "https", "http":
 		if u.User != nil {
-			return fmt.Sprintf("expected a URL without credentials, found %s", quote(redact.URL(s)))
+			return fmt.Sprintf("expected a URL without credentials, found %s", quote(netpolicy.RedactURL(s)))
 		}
 	case "ssh":
 		if _, hasPassword := u.User.Password(); hasPassword {
-			return fmt.Sprintf("expected a URL without credentials, found %s", quote(redact.URL(s)))
+			return fmt.Sprintf("expected a URL without credentials, found %s", quote(netpolicy.RedactURL(s)))
 		}
 	default:
-		return fmt.Sprintf("%s, found scheme %s in %s", want, quote(u.Scheme), quote(redact.URL(s)))
+		return fmt.Sprintf("%s, found scheme %s in %s", want, quote(u.Scheme), quote(netpolicy.RedactURL(s)))
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Sprintf("%s without query or fragment, found %s", want, quote(redact.URL(s)))
+		return fmt.Sprintf("%s without query or fragment, found %s", want, quote(netpolicy.RedactURL(s)))
 	}
 	return ""
 }

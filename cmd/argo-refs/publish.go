@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/argo-refs/argo-refs/images"
-	"github.com/argo-refs/argo-refs/internal/redact"
+	"github.com/argo-refs/argo-refs/internal/netpolicy"
 	"github.com/argo-refs/argo-refs/internal/relpath"
 	"github.com/argo-refs/argo-refs/warehouse"
 	"github.com/argo-refs/argo-refs/warehouse/gitrepo"
@@ -255,7 +255,7 @@ func printPublish(io stdio, f *publishFlags, res warehouse.PublishResult, regist
 	w := io.stdout
 	where := f.outputDir
 	if f.repo != "" {
-		where = fmt.Sprintf("%s (%s)", redact.URL(f.repo), f.branch)
+		where = fmt.Sprintf("%s (%s)", netpolicy.RedactURL(f.repo), f.branch)
 	}
 	switch res.Outcome {
 	case warehouse.OutcomeUnchanged:
@@ -272,27 +272,30 @@ func printPublish(io stdio, f *publishFlags, res warehouse.PublishResult, regist
 	fmt.Fprintf(w, "  registry: %s\n", registryNote)
 }
 
-// gitAuthFromEnv reads Git credentials from the environment or a file, never
-// from flags: GIT_USERNAME/GIT_PASSWORD, or GITHUB_TOKEN.
+// gitAuthFromEnv reads Git credentials from the environment
+// (netpolicy.GitFromEnv, the rules the step uses) or, for the password,
+// from a file; never from flags.
 func gitAuthFromEnv(getenv func(string) string, passwordFile string) (*gitrepo.Auth, error) {
-	user, pass := getenv("GIT_USERNAME"), getenv("GIT_PASSWORD")
 	if passwordFile != "" {
 		data, err := os.ReadFile(passwordFile)
 		if err != nil {
 			return nil, usageError("reading --password-file: %v", errors.Unwrap(err))
 		}
-		pass = strings.TrimSpace(string(data))
-	}
-	if pass == "" {
-		if tok := getenv("GITHUB_TOKEN"); tok != "" {
-			return &gitrepo.Auth{Username: "x-access-token", Password: tok}, nil
+		pass := strings.TrimSpace(string(data))
+		if pass == "" {
+			return nil, usageError("--password-file %s is empty", passwordFile)
 		}
-		return nil, nil
+		user := getenv(netpolicy.EnvGitUsername)
+		if user == "" {
+			user = netpolicy.GitHubTokenUser
+		}
+		return &gitrepo.Auth{Username: user, Password: pass}, nil
 	}
-	if user == "" {
-		user = "x-access-token"
+	auth, err := netpolicy.GitFromEnv(getenv)
+	if err != nil {
+		return nil, usageError("%v", err)
 	}
-	return &gitrepo.Auth{Username: user, Password: pass}, nil
+	return auth, nil
 }
 
 func splitList(s string) []string {

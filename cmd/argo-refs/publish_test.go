@@ -293,3 +293,20 @@ func TestPublishRefusesAFutureRecordAndBadDirs(t *testing.T) {
 		t.Errorf("%s commits, want the one good publish", n)
 	}
 }
+
+// publish reads Git credentials with the step's rules (netpolicy.GitFromEnv):
+// a user name without a password is a usage error, not a silent fallback to
+// GITHUB_TOKEN, and nothing is pushed.
+func TestPublishRefusesAUserNameWithoutPassword(t *testing.T) {
+	p := newPublishEnv(t)
+	before := gittest.Git(t, p.bare, "rev-parse", "main")
+	delete(p.env, "GIT_PASSWORD")
+	p.env["GITHUB_TOKEN"] = publishSecret
+	code, _, errOut := p.run(t, p.args("--image-digest", p.dgst))
+	if code != exitUsage || !strings.Contains(errOut, "GIT_USERNAME but no GIT_PASSWORD") {
+		t.Fatalf("exit %d, stderr %q; want exit %d naming GIT_USERNAME and GIT_PASSWORD", code, errOut, exitUsage)
+	}
+	if after := gittest.Git(t, p.bare, "rev-parse", "main"); after != before {
+		t.Fatalf("main moved from %s to %s", before, after)
+	}
+}

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/argo-refs/argo-refs/internal/redact"
+	"github.com/argo-refs/argo-refs/internal/netpolicy"
 	yaml "go.yaml.in/yaml/v3"
 	sigsyaml "sigs.k8s.io/yaml"
 )
@@ -62,17 +62,17 @@ func SetApplicationRevision(in []byte, sourceRepo, revision string) (out []byte,
 				continue
 			}
 			if match >= 0 {
-				return nil, Change{}, fmt.Errorf("choosing among spec.sources of Application %s: entries %d and %d both have repoURL %s: %w", app.Metadata.Name, match, i, redact.URL(want), ErrAmbiguous)
+				return nil, Change{}, fmt.Errorf("choosing among spec.sources of Application %s: entries %d and %d both have repoURL %s: %w", app.Metadata.Name, match, i, netpolicy.RedactURL(want), ErrAmbiguous)
 			}
 			match = i
 		}
 		if match < 0 {
-			return nil, Change{}, fmt.Errorf("choosing among spec.sources of Application %s: no entry has repoURL %s: %w", app.Metadata.Name, redact.URL(want), ErrNotFound)
+			return nil, Change{}, fmt.Errorf("choosing among spec.sources of Application %s: no entry has repoURL %s: %w", app.Metadata.Name, netpolicy.RedactURL(want), ErrNotFound)
 		}
 		path = []pathElem{{key: "spec"}, {key: "sources"}, {index: match, isIndex: true}, {key: "targetRevision"}}
 	case app.Spec.Source != nil:
 		if sourceRepo != "" && NormalizeRepoURL(app.Spec.Source.RepoURL) != want {
-			return nil, Change{}, fmt.Errorf("checking spec.source of Application %s: repoURL is %s, want %s: %w", app.Metadata.Name, redact.URL(app.Spec.Source.RepoURL), redact.URL(want), ErrNotFound)
+			return nil, Change{}, fmt.Errorf("checking spec.source of Application %s: repoURL is %s, want %s: %w", app.Metadata.Name, netpolicy.RedactURL(app.Spec.Source.RepoURL), netpolicy.RedactURL(want), ErrNotFound)
 		}
 		path = []pathElem{{key: "spec"}, {key: "source"}, {key: "targetRevision"}}
 	default:

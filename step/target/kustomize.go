@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"regexp"
 
-	"github.com/argo-refs/argo-refs/internal/redact"
+	"github.com/argo-refs/argo-refs/internal/netpolicy"
 	yaml "go.yaml.in/yaml/v3"
 )
 
@@ -80,12 +80,12 @@ func SetKustomization(in []byte, e KustomizeEdit) (out []byte, changes []Change,
 			continue
 		}
 		if at >= 0 {
-			return nil, nil, fmt.Errorf("editing kustomization: resources[%d] and [%d] both point at %s//%s: %w", at, i, redact.URL(e.SourceRepo), e.SourcePath, ErrAmbiguous)
+			return nil, nil, fmt.Errorf("editing kustomization: resources[%d] and [%d] both point at %s//%s: %w", at, i, netpolicy.RedactURL(e.SourceRepo), e.SourcePath, ErrAmbiguous)
 		}
 		at, newURL = i, u
 	}
 	if at < 0 {
-		return nil, nil, fmt.Errorf("editing kustomization: no resources[] entry points at %s//%s: %w", redact.URL(e.SourceRepo), e.SourcePath, ErrNotFound)
+		return nil, nil, fmt.Errorf("editing kustomization: no resources[] entry points at %s//%s: %w", netpolicy.RedactURL(e.SourceRepo), e.SourcePath, ErrNotFound)
 	}
 	out, ch, err := setAt(in, 0, []pathElem{{key: "resources"}, {index: at, isIndex: true}}, newURL)
 	if err != nil {

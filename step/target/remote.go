@@ -2,7 +2,7 @@ package target
 
 import (
 	"fmt"
-	"github.com/argo-refs/argo-refs/internal/redact"
+	"github.com/argo-refs/argo-refs/internal/netpolicy"
 	"path"
 	"strings"
 )
@@ -99,19 +99,19 @@ func refParam(parts []string, url string) (int, error) {
 		switch k {
 		case "ref":
 			if refAt >= 0 {
-				return 0, fmt.Errorf("remote %s has ref= twice: %w", redact.URL(url), ErrAmbiguous)
+				return 0, fmt.Errorf("remote %s has ref= twice: %w", netpolicy.RedactURL(url), ErrAmbiguous)
 			}
 			refAt = i
 		case "version":
 			if verAt >= 0 {
-				return 0, fmt.Errorf("remote %s has version= twice: %w", redact.URL(url), ErrAmbiguous)
+				return 0, fmt.Errorf("remote %s has version= twice: %w", netpolicy.RedactURL(url), ErrAmbiguous)
 			}
 			verAt = i
 		}
 	}
 	switch {
 	case refAt >= 0 && verAt >= 0:
-		return 0, fmt.Errorf("remote %s has both ref= and version=: %w", redact.URL(url), ErrAmbiguous)
+		return 0, fmt.Errorf("remote %s has both ref= and version=: %w", netpolicy.RedactURL(url), ErrAmbiguous)
 	case refAt >= 0:
 		return refAt, nil
 	}
@@ -134,7 +134,7 @@ func RewriteRemoteRef(url, sourceRepo, sourcePath, ref string) (out string, ok b
 		return "", false, nil
 	}
 	if strings.ContainsRune(url, '#') {
-		return "", false, fmt.Errorf("rewriting remote %s: a #fragment is not supported: %w", redact.URL(url), ErrUnsupported)
+		return "", false, fmt.Errorf("rewriting remote %s: a #fragment is not supported: %w", netpolicy.RedactURL(url), ErrUnsupported)
 	}
 	var parts []string
 	if r.query != "" {

@@ -2,7 +2,7 @@ package gitrepo
 
 import (
 	"errors"
-	"github.com/argo-refs/argo-refs/internal/redact"
+	"github.com/argo-refs/argo-refs/internal/netpolicy"
 )
 
 // Errors callers branch on with errors.Is. Every error this package returns
@@ -70,7 +70,7 @@ type redactedError struct {
 }
 
 func (e *redactedError) Error() string {
-	return redact.Secrets(e.err.Error(), e.secret)
+	return netpolicy.RedactSecrets(e.err.Error(), e.secret)
 }
 
 func (e *redactedError) Unwrap() error { return e.err }

@@ -18,7 +18,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 
-	"github.com/argo-refs/argo-refs/internal/hosttls"
+	"github.com/argo-refs/argo-refs/internal/netpolicy"
 )
 
 // staleReasons are report-status `ng` reasons (and their spellings across
@@ -185,7 +185,7 @@ func outcomeUnknown(err error) bool {
 	if errors.As(err, &ue) {
 		// A refused redirect or an untrusted certificate stopped the
 		// request before it reached the server.
-		var he *hosttls.Error
+		var he *netpolicy.TLSError
 		return !errors.As(err, &he) && !errors.Is(err, ErrRedirect)
 	}
 	var he *githttp.Err

@@ -22,34 +22,13 @@ import (
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/go-git/go-git/v5/storage/memory"
 
-	"github.com/argo-refs/argo-refs/internal/hosttls"
-	"github.com/argo-refs/argo-refs/internal/origin"
-	"github.com/argo-refs/argo-refs/internal/redact"
+	"github.com/argo-refs/argo-refs/internal/netpolicy"
 )
 
 // Auth holds HTTP basic credentials (for GitHub: any user name and a token
-// as the password). Its String, GoString and Format methods never show the
-// password.
-type Auth struct {
-	Username string
-	Password string
-}
-
-// String returns the user name and a mask in place of the password.
-func (a Auth) String() string {
-	return fmt.Sprintf("Auth{Username: %q, Password: REDACTED}", a.Username)
-}
-
-// GoString is String, so %#v does not print the password either.
-func (a Auth) GoString() string { return a.String() }
-
-// Format prints String for every verb.
-func (a Auth) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, a.String()) }
-
-// LogValue keeps the password out of structured logs.
-func (a Auth) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("username", a.Username), slog.String("password", "REDACTED"))
-}
+// as the password): netpolicy's one credential type, which never prints
+// the password.
+type Auth = netpolicy.UserPass
 
 // Options configure Open and ProbePath.
 type Options struct {
@@ -67,7 +46,7 @@ type Options struct {
 	Logger *slog.Logger
 	// InsecureSkipTLSVerifyHosts lists hosts (host, or host:port) whose TLS
 	// certificates are not verified; every other host's certificate is. A
-	// failed verification is a *hosttls.Error, which is terminal. Listing
+	// failed verification is a *netpolicy.TLSError, which is terminal. Listing
 	// hosts needs HTTPClient nil or with an *http.Transport.
 	InsecureSkipTLSVerifyHosts []string
 	// MaxFileSize bounds the files ReadFiles and Prefetch read (0: no
@@ -118,7 +97,7 @@ func Open(_ context.Context, rawURL string, opts Options) (*Remote, error) {
 		return nil, err
 	}
 	r := &Remote{
-		url:      redact.URL(u.String()),
+		url:      netpolicy.RedactURL(u.String()),
 		log:      opts.Logger,
 		maxFile:  opts.MaxFileSize,
 		store:    memory.NewStorage(),
@@ -149,7 +128,7 @@ func parseURL(rawURL string, opts Options) (*url.URL, *Auth, error) {
 	if err != nil {
 		// url.Parse quotes what it could not read, which may be part of a
 		// password: the reason given is that of the redacted URL.
-		shown := redact.URL(rawURL)
+		shown := netpolicy.RedactURL(rawURL)
 		reason := "the credentials before '@' do not parse"
 		if _, perr := url.Parse(shown); perr != nil {
 			var uerr *url.Error
@@ -163,7 +142,7 @@ func parseURL(rawURL string, opts Options) (*url.URL, *Auth, error) {
 	auth := opts.Auth
 	if u.User != nil {
 		if auth != nil {
-			return nil, nil, fmt.Errorf("parsing repository URL %s: credentials both in the URL and in Options.Auth: %w", redact.URL(rawURL), ErrInvalidURL)
+			return nil, nil, fmt.Errorf("parsing repository URL %s: credentials both in the URL and in Options.Auth: %w", netpolicy.RedactURL(rawURL), ErrInvalidURL)
 		}
 		pass, _ := u.User.Password()
 		auth = &Auth{Username: u.User.Username(), Password: pass}
@@ -171,29 +150,21 @@ func parseURL(rawURL string, opts Options) (*url.URL, *Auth, error) {
 	}
 	switch {
 	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, nil, fmt.Errorf("parsing repository URL %s: scheme must be http or https: %w", redact.URL(rawURL), ErrInvalidURL)
+		return nil, nil, fmt.Errorf("parsing repository URL %s: scheme must be http or https: %w", netpolicy.RedactURL(rawURL), ErrInvalidURL)
 	case u.Host == "":
-		return nil, nil, fmt.Errorf("parsing repository URL %s: no host: %w", redact.URL(rawURL), ErrInvalidURL)
+		return nil, nil, fmt.Errorf("parsing repository URL %s: no host: %w", netpolicy.RedactURL(rawURL), ErrInvalidURL)
 	case strings.Contains(u.Host+u.Path, "@") || strings.Contains(u.RawQuery+u.Fragment, "@"):
 		// https://user:12/x@host/… parses as host "user:12" and a path
 		// holding the rest of the password: never send that anywhere.
-		return nil, nil, fmt.Errorf("parsing repository URL %s: an '@' after the host: a password with '/', '?' or '#' must be percent-encoded, or given as credentials: %w", redact.URL(rawURL), ErrInvalidURL)
+		return nil, nil, fmt.Errorf("parsing repository URL %s: an '@' after the host: a password with '/', '?' or '#' must be percent-encoded, or given as credentials: %w", netpolicy.RedactURL(rawURL), ErrInvalidURL)
 	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
-		return nil, nil, fmt.Errorf("parsing repository URL %s: query or fragment not allowed: %w", redact.URL(rawURL), ErrInvalidURL)
-	case u.Scheme == "http" && !opts.AllowInsecureHTTP && !isLoopback(u.Hostname()):
-		return nil, nil, fmt.Errorf("parsing repository URL %s: plain http only for loopback hosts unless insecure HTTP is allowed: %w", redact.URL(rawURL), ErrInvalidURL)
+		return nil, nil, fmt.Errorf("parsing repository URL %s: query or fragment not allowed: %w", netpolicy.RedactURL(rawURL), ErrInvalidURL)
+	case u.Scheme == "http" && !opts.AllowInsecureHTTP && !netpolicy.IsLoopback(u.Host):
+		return nil, nil, fmt.Errorf("parsing repository URL %s: plain http only for loopback hosts unless insecure HTTP is allowed: %w", netpolicy.RedactURL(rawURL), ErrInvalidURL)
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	u.RawPath = ""
 	return u, auth, nil
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // URL returns the repository URL without credentials.
@@ -226,11 +197,11 @@ func (r *Remote) httpClient(base *http.Client, skipVerify []string) (*http.Clien
 			ExpectContinueTimeout: time.Second,
 		}
 	}
-	skip, err := hosttls.NewHosts(skipVerify)
+	skip, err := netpolicy.NewTLSSkipHosts(skipVerify)
 	if err != nil {
 		return nil, err
 	}
-	next, err := hosttls.Transport(c.Transport, skip)
+	next, err := netpolicy.TLSTransport(c.Transport, skip)
 	if err != nil {
 		return nil, err
 	}
@@ -248,9 +219,9 @@ func (r *Remote) httpClient(base *http.Client, skipVerify []string) (*http.Clien
 func sameOriginRedirects(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
 		from := via[0].URL
-		if !origin.Same(from, req.URL) {
+		if !netpolicy.SameOrigin(from, req.URL) {
 			return fmt.Errorf("%w: %s answered with a redirect to %s; credentials go only to the origin they were configured for, so set repoURL to where the repository lives",
-				ErrRedirect, redact.URL(origin.Of(from)), redact.URL(origin.Of(req.URL)))
+				ErrRedirect, netpolicy.RedactURL(netpolicy.OriginOf(from)), netpolicy.RedactURL(netpolicy.OriginOf(req.URL)))
 		}
 		if next != nil {
 			return next(req, via)
@@ -276,10 +247,10 @@ func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	start := time.Now()
 	res, err := t.next.RoundTrip(req)
 	if err != nil {
-		t.r.log.DebugContext(req.Context(), "git request failed", "method", req.Method, "url", redact.URL(req.URL.String()), "error", hideSecret(err, t.r.secret))
+		t.r.log.DebugContext(req.Context(), "git request failed", "method", req.Method, "url", netpolicy.RedactURL(req.URL.String()), "error", hideSecret(err, t.r.secret))
 		return nil, err
 	}
-	t.r.log.DebugContext(req.Context(), "git request", "method", req.Method, "url", redact.URL(req.URL.String()), "status", res.StatusCode, "elapsed", time.Since(start))
+	t.r.log.DebugContext(req.Context(), "git request", "method", req.Method, "url", netpolicy.RedactURL(req.URL.String()), "status", res.StatusCode, "elapsed", time.Since(start))
 	sn, _ := req.Context().Value(snifferKey{}).(*sniffer)
 	res.Body = &countingBody{ReadCloser: res.Body, n: &t.r.received, sn: sn}
 	return res, nil

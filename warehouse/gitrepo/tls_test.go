@@ -16,7 +16,7 @@ import (
 	"testing"
 
 	"github.com/argo-refs/argo-refs/internal/gittest"
-	"github.com/argo-refs/argo-refs/internal/hosttls"
+	"github.com/argo-refs/argo-refs/internal/netpolicy"
 )
 
 const tlsSecret = "tls-s3cr3t-never-shown"
@@ -86,9 +86,9 @@ func TestTLSVerificationIsOnUnlessTheHostIsListed(t *testing.T) {
 				}
 				return
 			}
-			var terr *hosttls.Error
+			var terr *netpolicy.TLSError
 			if !errors.As(err, &terr) {
-				t.Fatalf("Tip error %v (%T), want a *hosttls.Error", err, err)
+				t.Fatalf("Tip error %v (%T), want a *netpolicy.TLSError", err, err)
 			}
 			if !terr.Terminal() {
 				t.Fatal("a certificate failure must be terminal")

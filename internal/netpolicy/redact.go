@@ -1,8 +1,9 @@
-// Package redact hides credentials in text that is about to be printed: in
-// an error, a log line, a step message or output. It is the project's one
+package netpolicy
+
+// Redaction of credentials in text that is about to be printed: in an error,
+// a log line, a step message or output. RedactURL is the project's one
 // redaction function; every place that prints a URL a user or a record gave
 // goes through it.
-package redact
 
 import (
 	"net/url"
@@ -21,7 +22,7 @@ const Mask = "REDACTED"
 // password, signature, …) are hidden too. For an scp-like address
 // (user@host:path) the user goes unless it is git's conventional "git".
 // Anything else is returned as it is.
-func URL(s string) string {
+func RedactURL(s string) string {
 	scheme, rest, ok := strings.Cut(s, "://")
 	if !ok || strings.ContainsAny(scheme, "/?#@ ") {
 		return scpLike(s)
@@ -102,7 +103,7 @@ func isSecretParam(name string) bool {
 // secret takes on the way (URL path and query escaping), replaced by Mask:
 // the last line of defence for text that came from elsewhere (a server's
 // error, a library's message) and may echo a credential.
-func Secrets(s string, secrets ...string) string {
+func RedactSecrets(s string, secrets ...string) string {
 	for _, sec := range secrets {
 		if len(sec) < 4 {
 			// Too short to hide without hiding ordinary words.

@@ -1,4 +1,4 @@
-package redact
+package netpolicy
 
 import (
 	"net/url"
@@ -10,7 +10,7 @@ import (
 // host part early, or that escaping changes.
 const secret = "pa/ss?wo#rd@%+x"
 
-func TestURL(t *testing.T) {
+func TestRedactURL(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"https://github.com/org/repo.git", "https://github.com/org/repo.git"},
 		{"https://user:tok@github.com/org/repo.git", "https://REDACTED@github.com/org/repo.git"},
@@ -30,15 +30,15 @@ func TestURL(t *testing.T) {
 		{"tok@github.com:o/r.git", "REDACTED@github.com:o/r.git"},
 		{"", ""},
 	} {
-		if got := URL(tc.in); got != tc.want {
-			t.Errorf("URL(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := RedactURL(tc.in); got != tc.want {
+			t.Errorf("RedactURL(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }
 
-func TestSecrets(t *testing.T) {
+func TestRedactSecrets(t *testing.T) {
 	text := "failed: " + secret + " / " + url.QueryEscape(secret) + " / " + url.PathEscape(secret)
-	got := Secrets(text, secret, "", "ab")
+	got := RedactSecrets(text, secret, "", "ab")
 	if strings.Contains(got, "ss?wo") || strings.Contains(got, "ss%3Fwo") {
 		t.Errorf("Secrets left a form of the secret: %q", got)
 	}
@@ -47,10 +47,10 @@ func TestSecrets(t *testing.T) {
 	}
 }
 
-// FuzzURL: whatever the user, password, host and path, the output of URL
+// FuzzRedactURL: whatever the user, password, host and path, the output of RedactURL
 // never holds the password (nor its escaped forms) of a URL built from
 // them.
-func FuzzURL(f *testing.F) {
+func FuzzRedactURL(f *testing.F) {
 	f.Add("https", "user", secret, "github.com", "/org/repo.git?ref=main")
 	f.Add("http", "", "tok", "127.0.0.1:8080", "/a@b/c")
 	f.Add("https", "u", "p@ss/w?rd#", "h", "")
@@ -63,14 +63,14 @@ func FuzzURL(f *testing.F) {
 			scheme + "://" + pass + "@" + host + rest,
 			scheme + "://" + user + ":" + url.PathEscape(pass) + "@" + host + rest,
 		} {
-			out := URL(in)
+			out := RedactURL(in)
 			// What the output adds itself (the scheme's "://", the mask)
 			// may happen to spell a short password; look past it.
 			seen := strings.ReplaceAll(strings.TrimPrefix(out, scheme+"://"), Mask, "")
 			seen = strings.Replace(seen, "@"+host, "", 1) // the separator and the host are public
 			for _, form := range []string{pass, url.PathEscape(pass), url.QueryEscape(pass)} {
 				if len(form) >= 4 && strings.Contains(seen, form) && !strings.Contains(scheme+user+host+rest, form) {
-					t.Fatalf("URL(%q) = %q holds the password", in, out)
+					t.Fatalf("RedactURL(%q) = %q holds the password", in, out)
 				}
 			}
 		}

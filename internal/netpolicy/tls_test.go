@@ -1,4 +1,4 @@
-package hosttls
+package netpolicy
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 )
 
 func TestSkip(t *testing.T) {
-	h, err := NewHosts([]string{"Registry.Example.com", "git.example.com:8443", "[::1]:5000", "10.0.0.7"})
+	h, err := NewTLSSkipHosts([]string{"Registry.Example.com", "git.example.com:8443", "[::1]:5000", "10.0.0.7"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,26 +30,26 @@ func TestSkip(t *testing.T) {
 			t.Errorf("Skip(%q) = %v, want %v", host, got, want)
 		}
 	}
-	if Hosts(nil).Skip("registry.example.com") {
+	if TLSSkipHosts(nil).Skip("registry.example.com") {
 		t.Error("an empty set skips nothing")
 	}
 	for _, bad := range []string{"", " ", "https://h", "h/path", "user@h"} {
-		if _, err := NewHosts([]string{bad}); err == nil {
-			t.Errorf("NewHosts(%q) accepted", bad)
+		if _, err := NewTLSSkipHosts([]string{bad}); err == nil {
+			t.Errorf("NewTLSSkipHosts(%q) accepted", bad)
 		}
 	}
 }
 
 func TestTransportNeedsAnHTTPTransportToSkip(t *testing.T) {
 	other := roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, errors.New("x") })
-	if _, err := Transport(other, Hosts{"h": true}); err == nil {
+	if _, err := TLSTransport(other, TLSSkipHosts{"h": true}); err == nil {
 		t.Fatal("a custom transport cannot be copied; want an error")
 	}
-	if _, err := Transport(other, nil); err != nil {
+	if _, err := TLSTransport(other, nil); err != nil {
 		t.Fatalf("nothing to skip needs no copy: %v", err)
 	}
 	base := &http.Transport{}
-	rt, err := Transport(base, Hosts{"h": true})
+	rt, err := TLSTransport(base, TLSSkipHosts{"h": true})
 	if err != nil {
 		t.Fatal(err)
 	}

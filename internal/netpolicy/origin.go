@@ -1,6 +1,7 @@
-// Package origin compares the origins (scheme, host and port) of URLs: the
-// boundary credentials may not cross, on a redirect or anywhere else.
-package origin
+package netpolicy
+
+// Origins (scheme, host and port) of URLs: the boundary credentials may not
+// cross, on a redirect or anywhere else.
 
 import (
 	"net/url"
@@ -9,12 +10,12 @@ import (
 
 // Same reports whether a and b have the same scheme, host and port (an
 // absent port is the scheme's default).
-func Same(a, b *url.URL) bool {
+func SameOrigin(a, b *url.URL) bool {
 	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
 }
 
 // Of returns scheme://host[:port] of u.
-func Of(u *url.URL) string { return u.Scheme + "://" + u.Host }
+func OriginOf(u *url.URL) string { return u.Scheme + "://" + u.Host }
 
 func port(u *url.URL) string {
 	if p := u.Port(); p != "" {

@@ -1,11 +1,11 @@
-package origin
+package netpolicy
 
 import (
 	"net/url"
 	"testing"
 )
 
-func TestSame(t *testing.T) {
+func TestSameOrigin(t *testing.T) {
 	for _, tc := range []struct {
 		a, b string
 		want bool
@@ -21,8 +21,8 @@ func TestSame(t *testing.T) {
 	} {
 		a, _ := url.Parse(tc.a)
 		b, _ := url.Parse(tc.b)
-		if got := Same(a, b); got != tc.want {
-			t.Errorf("Same(%s, %s) = %v, want %v", tc.a, tc.b, got, tc.want)
+		if got := SameOrigin(a, b); got != tc.want {
+			t.Errorf("SameOrigin(%s, %s) = %v, want %v", tc.a, tc.b, got, tc.want)
 		}
 	}
 }

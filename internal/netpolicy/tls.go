@@ -1,6 +1,7 @@
-// Package hosttls verifies the TLS certificate of every host except the ones
+package netpolicy
+
+// TLS verification: every host's certificate is verified except the ones
 // a config explicitly lists as not verified.
-package hosttls
 
 import (
 	"crypto/tls"
@@ -12,10 +13,10 @@ import (
 	"strings"
 )
 
-// Error is a TLS certificate that failed verification. It is terminal: the
+// TLSError is a TLS certificate that failed verification. It is terminal: the
 // server's certificate or the config's trust must change before a retry can
 // pass, and retrying an untrusted peer quietly would hide an interception.
-type Error struct {
+type TLSError struct {
 	// Host is the host:port dialled.
 	Host string
 	// Err is the verification error from crypto/tls or crypto/x509.
@@ -23,23 +24,23 @@ type Error struct {
 }
 
 // Error names the host, the cause and the fix.
-func (e *Error) Error() string {
+func (e *TLSError) Error() string {
 	return fmt.Sprintf("verifying the TLS certificate of %s: %v (fix the server's certificate or the system trust store, or list the host in insecureSkipTLSVerifyHosts)", e.Host, e.Err)
 }
 
 // Unwrap returns the verification error.
-func (e *Error) Unwrap() error { return e.Err }
+func (e *TLSError) Unwrap() error { return e.Err }
 
 // Terminal reports true: see Error.
-func (e *Error) Terminal() bool { return true }
+func (e *TLSError) Terminal() bool { return true }
 
-// Hosts is a set of hosts whose certificates are not verified. An entry is a
+// TLSSkipHosts is a set of hosts whose certificates are not verified. An entry is a
 // host (every port) or host:port; names compare case-insensitively.
-type Hosts map[string]bool
+type TLSSkipHosts map[string]bool
 
-// NewHosts validates and normalises a list of host or host:port entries.
-func NewHosts(list []string) (Hosts, error) {
-	h := Hosts{}
+// NewTLSSkipHosts validates and normalises a list of host or host:port entries.
+func NewTLSSkipHosts(list []string) (TLSSkipHosts, error) {
+	h := TLSSkipHosts{}
 	for _, e := range list {
 		e = strings.ToLower(strings.TrimSpace(e))
 		if e == "" || strings.ContainsAny(e, "/@?# ") {
@@ -61,7 +62,7 @@ func normalise(hostport string) string {
 
 // Skip reports whether the certificate of hostport (host or host:port, as in
 // a URL) is not verified.
-func (h Hosts) Skip(hostport string) bool {
+func (h TLSSkipHosts) Skip(hostport string) bool {
 	if len(h) == 0 {
 		return false
 	}
@@ -78,10 +79,10 @@ func (h Hosts) Skip(hostport string) bool {
 // Transport returns a RoundTripper that sends requests to the hosts in skip
 // through a copy of base that does not verify certificates, and every other
 // request through base unchanged. Either way a certificate verification
-// failure comes back as an *Error. base must be an *http.Transport when skip
+// failure comes back as an *TLSError. base must be an *http.Transport when skip
 // is not empty, since only then can the copy be made; nil means
 // http.DefaultTransport.
-func Transport(base http.RoundTripper, skip Hosts) (http.RoundTripper, error) {
+func TLSTransport(base http.RoundTripper, skip TLSSkipHosts) (http.RoundTripper, error) {
 	if base == nil {
 		base = http.DefaultTransport
 	}
@@ -107,7 +108,7 @@ func Transport(base http.RoundTripper, skip Hosts) (http.RoundTripper, error) {
 type transport struct {
 	verified   http.RoundTripper
 	unverified http.RoundTripper
-	skip       Hosts
+	skip       TLSSkipHosts
 }
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -117,7 +118,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp, err := next.RoundTrip(req)
 	if err != nil && IsCertificateError(err) {
-		return nil, &Error{Host: req.URL.Host, Err: certCause(err)}
+		return nil, &TLSError{Host: req.URL.Host, Err: certCause(err)}
 	}
 	return resp, err
 }

@@ -1,0 +1,95 @@
+package netpolicy
+
+// The one credential type. It redacts itself wherever it could be shown, so
+// a stray %v, a slog attribute or a JSON dump cannot leak the password.
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+)
+
+// UserPass is a user name and password (or token). Formatting it with fmt,
+// logging it with slog or marshalling it to JSON never shows the password.
+type UserPass struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// RegistryCredentials are credentials for one registry host, sent to no
+// other: not to a host a record names, not across a redirect.
+type RegistryCredentials struct {
+	UserPass
+	// Registry is the host (or host:port) they are for.
+	Registry string `json:"registry,omitempty"`
+}
+
+// redactedPassword replaces a credential's password wherever it is shown.
+const redactedPassword = "redacted"
+
+// redactedCopy is u with a non-empty password replaced by redactedPassword.
+func (u UserPass) redactedCopy() UserPass {
+	if u.Password != "" {
+		u.Password = redactedPassword
+	}
+	return u
+}
+
+// String returns the user name and a redacted password.
+func (u UserPass) String() string {
+	return fmt.Sprintf("{Username:%s Password:%s}", u.Username, u.redactedCopy().Password)
+}
+
+// GoString returns a Go-syntax form with the password redacted.
+func (u UserPass) GoString() string {
+	return fmt.Sprintf("netpolicy.UserPass{Username:%q, Password:%q}", u.Username, u.redactedCopy().Password)
+}
+
+// Format makes every fmt verb print the redacted form.
+func (u UserPass) Format(f fmt.State, verb rune) {
+	if verb == 'v' && f.Flag('#') {
+		_, _ = f.Write([]byte(u.GoString()))
+		return
+	}
+	_, _ = f.Write([]byte(u.String()))
+}
+
+// MarshalJSON encodes the user name and a redacted password.
+func (u UserPass) MarshalJSON() ([]byte, error) {
+	type plain UserPass
+	return json.Marshal(plain(u.redactedCopy()))
+}
+
+// LogValue makes slog print the redacted form.
+func (u UserPass) LogValue() slog.Value { return slog.StringValue(u.String()) }
+
+// String returns the registry, the user name and a redacted password.
+func (c RegistryCredentials) String() string {
+	return fmt.Sprintf("{Registry:%s Username:%s Password:%s}", c.Registry, c.Username, c.redactedCopy().Password)
+}
+
+// GoString returns a Go-syntax form with the password redacted.
+func (c RegistryCredentials) GoString() string {
+	return fmt.Sprintf("netpolicy.RegistryCredentials{Registry:%q, Username:%q, Password:%q}", c.Registry, c.Username, c.redactedCopy().Password)
+}
+
+// Format makes every fmt verb print the redacted form.
+func (c RegistryCredentials) Format(f fmt.State, verb rune) {
+	if verb == 'v' && f.Flag('#') {
+		_, _ = f.Write([]byte(c.GoString()))
+		return
+	}
+	_, _ = f.Write([]byte(c.String()))
+}
+
+// MarshalJSON encodes the registry, the user name and a redacted password.
+func (c RegistryCredentials) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+		Registry string `json:"registry,omitempty"`
+	}{c.Username, c.redactedCopy().Password, c.Registry})
+}
+
+// LogValue makes slog print the redacted form.
+func (c RegistryCredentials) LogValue() slog.Value { return slog.StringValue(c.String()) }

@@ -673,7 +673,8 @@ func TestResolveChecksConfigsBuiltInGo(t *testing.T) {
 	_, err := cfg.Resolve(KindPromote, testContext(), noEnv)
 	var ce *ConfigError
 	want := []string{
-		"/author/name: must not contain '<', '>' or line breaks",
+		// The message a JSON config gets: Resolve applies the schema too.
+		`/author/name: "a\ncommitter evil" must not contain '<', '>' or control characters`,
 		`/targets/0/application/path: "../escape.yaml" leaves the repository through ".."`,
 	}
 	if !errors.As(err, &ce) || !slices.Equal(ce.Problems, want) {

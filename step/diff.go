@@ -17,6 +17,9 @@ type fileEdit struct {
 	old, new []byte
 }
 
+// changed reports whether the edit changes the file.
+func (e fileEdit) changed() bool { return !bytes.Equal(e.old, e.new) }
+
 // unifiedDiff renders edits as the unified diff `git diff` would print for
 // the commit that a promotion makes.
 func unifiedDiff(edits []fileEdit) (string, error) {

@@ -46,7 +46,7 @@ func rule(base faults.Rule, set func(*faults.Rule)) faults.Rule {
 // stages; regMW, if set, wraps the registry (inside its proxy).
 func newFaultFixture(t *testing.T, stages []string, regMW func(http.Handler) http.Handler) *faultFixture {
 	t.Helper()
-	f := &fixture{logs: &logbuf.Buffer{}}
+	f := &fixture{logs: &logbuf.Buffer{}, runner: NewRunner()}
 	f.git = gittest.New(t, gittest.WithBasicAuth(gitUser, secret))
 	// The token realm must be on the host:port the client asked (or a
 	// public one), so the registry names its proxy in its challenges.
@@ -132,7 +132,7 @@ func (f *faultFixture) config(t *testing.T, extra map[string]any) []byte {
 
 func (f *faultFixture) run(t *testing.T, stage string, extra map[string]any) Result {
 	t.Helper()
-	res := Run(context.Background(), KindPromote, f.context(stage), f.config(t, extra), Options{
+	res := f.runner.Run(context.Background(), KindPromote, f.context(stage), f.config(t, extra), Options{
 		Logger: slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	f.assertNoLeak(t, res)
@@ -345,7 +345,7 @@ func TestFaultTenStagesAtOnceAllLand(t *testing.T) {
 	var wg sync.WaitGroup
 	for i, stage := range stages {
 		wg.Go(func() {
-			results[i] = Run(context.Background(), KindPromote, f.context(stage), f.config(t, map[string]any{"timeout": "120s"}), Options{
+			results[i] = f.runner.Run(context.Background(), KindPromote, f.context(stage), f.config(t, map[string]any{"timeout": "120s"}), Options{
 				Logger: slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 			})
 		})

@@ -24,11 +24,6 @@ import (
 // Kargo verifies and promotes at a time.
 const recordCacheSize = 256
 
-// records holds the build-lock records read and validated in this process.
-// A commit never changes, so the record at (repository, commit, build-lock
-// dir) read with given credentials is the same every time.
-var records = newRecordCache(recordCacheSize)
-
 // credFingerprint identifies the Git credentials a record was read with. It
 // is derived from the password, so it never shows in any output: every
 // formatting verb prints REDACTED.
@@ -76,7 +71,10 @@ func newRecordKey(repoURL string, commit plumbing.Hash, dir string, auth *UserPa
 	return k
 }
 
-// recordCache is a bounded, least-recently-used map of validated records
+// recordCache holds the build-lock records a Runner has read and validated.
+// A commit never changes, so the record at (repository, commit, build-lock
+// dir) read with given credentials is the same every time. It is a bounded,
+// least-recently-used map of validated records
 // with one read in flight per key: callers asking for a key being read wait
 // for that read instead of making their own.
 type recordCache struct {
@@ -109,6 +107,14 @@ func newRecordCache(max int) *recordCache {
 		entries:  map[recordKey]*list.Element{},
 		inflight: map[recordKey]*recordFlight{},
 	}
+}
+
+// size returns the number of records on the LRU list and of keys in the
+// map, which are always equal.
+func (c *recordCache) size() (records, keys int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lru.Len(), len(c.entries)
 }
 
 // recordClaim makes its holder the one reader of a key. The holder must call

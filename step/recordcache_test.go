@@ -25,26 +25,11 @@ import (
 	"github.com/argo-refs/argo-refs/warehouse/gitrepo"
 )
 
-// resetRecords empties the process-wide record cache, for tests that
-// measure a cold read after a warm one on the same Freight.
-func resetRecords() {
-	records.mu.Lock()
-	defer records.mu.Unlock()
-	records.lru.Init()
-	clear(records.entries)
-}
-
-// setRecordsHook sets the cache's wait hook until the test ends.
-func setRecordsHook(t *testing.T, hook func()) {
-	t.Helper()
-	records.mu.Lock()
-	records.onWait = hook
-	records.mu.Unlock()
-	t.Cleanup(func() {
-		records.mu.Lock()
-		records.onWait = nil
-		records.mu.Unlock()
-	})
+// withRecordsHook gives the fixture a new Runner whose record cache calls
+// hook when a run starts waiting for another run's read.
+func (f *fixture) withRecordsHook(hook func()) {
+	f.runner = NewRunner()
+	f.runner.records.onWait = hook
 }
 
 // repoCounter counts the Git requests each repository of the fixture's
@@ -148,7 +133,7 @@ func (f *fixture) runAsync(t *testing.T, ctx context.Context, kind Kind, stage s
 	cfg := f.config(t, extra)
 	done := make(chan Result, 1)
 	go func() {
-		done <- Run(ctx, kind, f.context(stage), cfg, Options{Logger: slog.New(slog.NewJSONHandler(f.logs, nil))})
+		done <- f.runner.Run(ctx, kind, f.context(stage), cfg, Options{Logger: slog.New(slog.NewJSONHandler(f.logs, nil))})
 	}()
 	return done
 }
@@ -194,7 +179,7 @@ func TestRecordCacheConcurrentVerifiesShareOneRead(t *testing.T) {
 	f := newFixture(t, fixtureOpt{gitMW: func(h http.Handler) http.Handler { return count.middleware(g.middleware(h)) }})
 	t.Cleanup(g.release)
 	waiting := make(chan struct{}, 16)
-	setRecordsHook(t, func() { waiting <- struct{}{} })
+	f.withRecordsHook(func() { waiting <- struct{}{} })
 
 	const n = 10
 	results := make([]<-chan Result, n)
@@ -228,7 +213,7 @@ func TestRecordCacheWaiterCancelledReturnsPromptly(t *testing.T) {
 	f := newFixture(t, fixtureOpt{gitMW: g.middleware})
 	t.Cleanup(g.release)
 	waiting := make(chan struct{}, 4)
-	setRecordsHook(t, func() { waiting <- struct{}{} })
+	f.withRecordsHook(func() { waiting <- struct{}{} })
 
 	reader := f.runAsync(t, context.Background(), KindVerify, "staging", nil)
 	within(t, g.reached, time.Minute, "the record fetch")
@@ -255,7 +240,7 @@ func TestRecordCacheReaderCancelledLetsAWaiterRead(t *testing.T) {
 	f := newFixture(t, fixtureOpt{gitMW: g.middleware})
 	t.Cleanup(g.release)
 	waiting := make(chan struct{}, 4)
-	setRecordsHook(t, func() { waiting <- struct{}{} })
+	f.withRecordsHook(func() { waiting <- struct{}{} })
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -347,13 +332,13 @@ func TestRecordCachePromotionAfterVerifyFetchesLess(t *testing.T) {
 	gittest.CommitFiles(t, f.gitopsDir, "main", map[string]string{"apps/codeai/README.md": "the codeai app\n"}, "docs")
 	noSource := map[string]any{"checks": map[string]any{"sourceCommit": false}}
 
-	resetRecords()
+	f.runner = NewRunner()
 	f.git.ResetStats()
-	cold := Run(context.Background(), KindPromote, f.context("staging"), f.config(t, noSource), Options{DryRun: true})
+	cold := f.runner.Run(context.Background(), KindPromote, f.context("staging"), f.config(t, noSource), Options{DryRun: true})
 	wantStatus(t, cold, kargo.StatusSucceeded, false)
 	coldStats := f.git.Stats().Service(gittest.ServiceUploadPack)
 
-	resetRecords()
+	f.runner = NewRunner()
 	wantStatus(t, f.run(t, KindVerify, "staging", noSource), kargo.StatusSucceeded, false)
 	tip := f.tip(t)
 	f.git.ResetStats()
@@ -397,19 +382,12 @@ func TestRecordCachePromotionStillRefusesAMovedTag(t *testing.T) {
 // TestRecordCacheSizeIsBounded: past its bound the cache drops the least
 // recently used record, which the next call reads again.
 func TestRecordCacheSizeIsBounded(t *testing.T) {
-	if records.max != recordCacheSize || recordCacheSize > 1024 {
-		t.Fatalf("the process cache holds up to %d records (constant %d)", records.max, recordCacheSize)
+	if got := NewRunner().records.max; got != recordCacheSize || recordCacheSize > 1024 {
+		t.Fatalf("a Runner holds up to %d records (constant %d)", got, recordCacheSize)
 	}
 	var count repoCounter
 	f := newFixture(t, fixtureOpt{gitMW: count.middleware})
-	records.mu.Lock()
-	records.max = 2
-	records.mu.Unlock()
-	t.Cleanup(func() {
-		records.mu.Lock()
-		records.max = recordCacheSize
-		records.mu.Unlock()
-	})
+	f.runner.records = newRecordCache(2)
 	rec, err := warehouse.Parse("current.yaml", []byte(f.show(t, f.freight, lockDir+"/current.yaml")))
 	if err != nil {
 		t.Fatal(err)
@@ -440,9 +418,7 @@ func TestRecordCacheSizeIsBounded(t *testing.T) {
 			t.Fatalf("Freight %s: read from the server %v, want %v", short(step.freight), got, step.read)
 		}
 	}
-	records.mu.Lock()
-	defer records.mu.Unlock()
-	if records.lru.Len() != 2 || len(records.entries) != 2 {
-		t.Fatalf("the cache holds %d records (%d keys), bound 2", records.lru.Len(), len(records.entries))
+	if n, keys := f.runner.records.size(); n != 2 || keys != 2 {
+		t.Fatalf("the cache holds %d records (%d keys), bound 2", n, keys)
 	}
 }

@@ -1,5 +1,9 @@
 package step
 
+// The Runner's registry clients: one per distinct setting, kept for the
+// Runner's life, so that serve reuses registry tokens across step calls and
+// a warm verification is one HTTP round trip.
+
 import (
 	"crypto/sha256"
 	"fmt"
@@ -9,15 +13,17 @@ import (
 	"github.com/argo-refs/argo-refs/images"
 )
 
-// registryClients keeps one registry client per distinct setting for the
-// life of the process, so that `serve` reuses registry tokens across step
-// calls: with a warm token a verification is one HTTP round trip.
-var registryClients sync.Map // key: sha256 of the settings → *images.Client
+// registryClients maps a hash of a client's settings to the client. The key
+// is a hash, so the map never holds credentials in clear.
+type registryClients struct {
+	m sync.Map // string → *images.Client
+}
 
-// registryClient returns the process-wide client for opts. The key is a hash,
-// so the map never holds credentials in clear; the shared client logs
-// nothing, since its calls belong to many promotions.
-func registryClient(opts images.Options) (*images.Client, error) {
+func newRegistryClients() *registryClients { return &registryClients{} }
+
+// get returns the client for opts, creating it on first use. The shared
+// client logs nothing, since its calls belong to many promotions.
+func (rc *registryClients) get(opts images.Options) (*images.Client, error) {
 	h := sha256.New()
 	for _, s := range []string{
 		credKey(opts.Credentials),
@@ -28,7 +34,7 @@ func registryClient(opts images.Options) (*images.Client, error) {
 		h.Write([]byte{0})
 	}
 	key := string(h.Sum(nil))
-	if c, ok := registryClients.Load(key); ok {
+	if c, ok := rc.m.Load(key); ok {
 		return c.(*images.Client), nil
 	}
 	opts.Logger = nil
@@ -36,7 +42,7 @@ func registryClient(opts images.Options) (*images.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("setting up the registry client: %w", err)
 	}
-	actual, _ := registryClients.LoadOrStore(key, c)
+	actual, _ := rc.m.LoadOrStore(key, c)
 	return actual.(*images.Client), nil
 }
 

@@ -48,6 +48,9 @@ type fixture struct {
 	digest    string
 	freight   string // the GitOps commit that published the record
 	logs      *logbuf.Buffer
+	// runner is the fixture's process: its runs share what a Runner
+	// keeps (records, registry clients), as serve's calls do.
+	runner *Runner
 }
 
 func kustomizeFiles(sourceURL string) map[string]string {
@@ -76,7 +79,7 @@ type fixtureOpt struct {
 
 func newFixture(t *testing.T, o fixtureOpt) *fixture {
 	t.Helper()
-	f := &fixture{logs: &logbuf.Buffer{}}
+	f := &fixture{logs: &logbuf.Buffer{}, runner: NewRunner()}
 	gopts := []gittest.Option{gittest.WithBasicAuth(gitUser, secret)}
 	if o.gitMW != nil {
 		gopts = append(gopts, gittest.WithMiddleware(o.gitMW))
@@ -166,7 +169,7 @@ func (f *fixture) registryHost() string {
 
 func (f *fixture) run(t *testing.T, kind Kind, stage string, extra map[string]any) Result {
 	t.Helper()
-	res := Run(context.Background(), kind, f.context(stage), f.config(t, extra), Options{
+	res := f.runner.Run(context.Background(), kind, f.context(stage), f.config(t, extra), Options{
 		Logger: slog.New(slog.NewJSONHandler(f.logs, nil)),
 	})
 	f.assertNoLeak(t, res)
@@ -378,7 +381,7 @@ func TestTwoStagesAtOnceBothLand(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = Run(context.Background(), KindPromote, f.context(stage), f.config(t, nil), Options{})
+			results[i] = f.runner.Run(context.Background(), KindPromote, f.context(stage), f.config(t, nil), Options{})
 		}()
 	}
 	wg.Wait()
@@ -407,7 +410,7 @@ func TestSamePromotionTwiceAtOnceMakesOneCommit(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = Run(context.Background(), KindPromote, f.context("staging"), f.config(t, nil), Options{})
+			results[i] = f.runner.Run(context.Background(), KindPromote, f.context("staging"), f.config(t, nil), Options{})
 		}()
 	}
 	wg.Wait()
@@ -462,7 +465,7 @@ func TestVerifyChangesNothing(t *testing.T) {
 func TestDryRunPrintsTheDiffAndPushesNothing(t *testing.T) {
 	f := newFixture(t, fixtureOpt{})
 	tip := f.tip(t)
-	res := Run(context.Background(), KindPromote, f.context("staging"), f.config(t, nil), Options{DryRun: true})
+	res := f.runner.Run(context.Background(), KindPromote, f.context("staging"), f.config(t, nil), Options{DryRun: true})
 	wantStatus(t, res, kargo.StatusSucceeded, false)
 	if f.tip(t) != tip {
 		t.Fatal("a dry run pushed")

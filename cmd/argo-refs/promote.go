@@ -19,9 +19,13 @@ import (
 	"github.com/argo-refs/argo-refs/step/kargo"
 )
 
-// runStep is the step API every runtime calls; tests put their own in its
-// place.
-var runStep = step.Run
+// stepFunc runs one step: a step.Runner's Run method, or a test's double.
+type stepFunc func(ctx context.Context, kind step.Kind, sc step.Context, config []byte, opts step.Options) step.Result
+
+// newStepRunner returns what runs the steps of one command: serve keeps it
+// for its life (so records and registry tokens are reused across calls),
+// promote and verify use it once. Tests put their own in its place.
+var newStepRunner = func() stepFunc { return step.NewRunner().Run }
 
 // promoteCmd runs the promotion step once, as a Kargo custom step or by hand.
 func promoteCmd() *command {
@@ -133,7 +137,7 @@ func runStepCommand(ctx context.Context, kind step.Kind, io stdio, fs *flag.Flag
 		logger = slog.New(slog.NewTextHandler(io.stderr, nil))
 	}
 
-	res := runStep(ctx, kind, sc, config, step.Options{Getenv: getenv, Logger: logger, DryRun: f.dryRun})
+	res := newStepRunner()(ctx, kind, sc, config, step.Options{Getenv: getenv, Logger: logger, DryRun: f.dryRun})
 
 	if path := getenv(customstep.OutputEnv); path != "" {
 		if err := customstep.WriteFile(path, res.Output); err != nil {

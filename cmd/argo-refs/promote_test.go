@@ -20,7 +20,7 @@ const (
 	stepTestSHA    = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d"
 )
 
-// stepCall is what the swapped runStep saw.
+// stepCall is what the swapped step runner saw.
 type stepCall struct {
 	kind   step.Kind
 	sc     step.Context
@@ -28,16 +28,18 @@ type stepCall struct {
 	opts   step.Options
 }
 
-// swapRunStep replaces runStep for one test; it returns the calls seen.
+// swapRunStep replaces the step runner for one test; it returns the calls seen.
 func swapRunStep(t *testing.T, res step.Result) *[]stepCall {
 	t.Helper()
 	var calls []stepCall
-	old := runStep
-	runStep = func(_ context.Context, kind step.Kind, sc step.Context, config []byte, opts step.Options) step.Result {
-		calls = append(calls, stepCall{kind, sc, config, opts})
-		return res
+	old := newStepRunner
+	newStepRunner = func() stepFunc {
+		return func(_ context.Context, kind step.Kind, sc step.Context, config []byte, opts step.Options) step.Result {
+			calls = append(calls, stepCall{kind, sc, config, opts})
+			return res
+		}
 	}
-	t.Cleanup(func() { runStep = old })
+	t.Cleanup(func() { newStepRunner = old })
 	return &calls
 }
 

@@ -8,7 +8,6 @@ import (
 	"net"
 	"time"
 
-	"github.com/argo-refs/argo-refs/step"
 	"github.com/argo-refs/argo-refs/step/plugin"
 )
 
@@ -94,10 +93,7 @@ func serveCmd() *command {
 			if err != nil {
 				return &exitError{code: exitFailed, err: fmt.Errorf("listening on %s: %w", listen, err)}
 			}
-			run := func(ctx context.Context, kind step.Kind, sc step.Context, config []byte, o step.Options) step.Result {
-				return runStep(ctx, kind, sc, config, o)
-			}
-			err = plugin.Serve(ctx, ln, plugin.NewHandler(run, opts), plugin.ServerOptions{ShutdownGrace: grace, Logger: log})
+			err = plugin.Serve(ctx, ln, plugin.NewHandler(plugin.StepFunc(newStepRunner()), opts), plugin.ServerOptions{ShutdownGrace: grace, Logger: log})
 			if err != nil {
 				return &exitError{code: exitFailed, err: err}
 			}

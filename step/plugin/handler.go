@@ -27,9 +27,9 @@ const HealthPath = "/healthz"
 // DefaultMaxBodyBytes is the largest request body accepted by default.
 const DefaultMaxBodyBytes = 1 << 20
 
-// Runner runs one step; the server calls step.Run through it, and tests put
-// their own in its place.
-type Runner func(ctx context.Context, kind step.Kind, sc step.Context, config []byte, opts step.Options) step.Result
+// StepFunc runs one step: a step.Runner's Run method, which the server keeps
+// for its life so that calls share what it has read, or a test's double.
+type StepFunc func(ctx context.Context, kind step.Kind, sc step.Context, config []byte, opts step.Options) step.Result
 
 // HandlerOptions configures NewHandler.
 type HandlerOptions struct {
@@ -54,7 +54,7 @@ type HandlerOptions struct {
 // request that asked for it, so that it survives the caller's timeout; a
 // call that repeats a step joins it or gets its finished answer.
 type Handler struct {
-	run  Runner
+	run  StepFunc
 	opts HandlerOptions
 	log  *slog.Logger
 	jobs *jobs
@@ -62,7 +62,7 @@ type Handler struct {
 
 // NewHandler returns the StepPlugin HTTP API: POST ExecutePath runs a step,
 // GET HealthPath answers "ok". It is safe for concurrent requests.
-func NewHandler(run Runner, opts HandlerOptions) *Handler {
+func NewHandler(run StepFunc, opts HandlerOptions) *Handler {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}

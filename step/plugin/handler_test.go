@@ -27,7 +27,7 @@ const (
 	testSecret = "s3cr3t-T0KEN-do-not-leak" // in testdata/request.json's configs
 )
 
-// call is what a fake Runner saw.
+// call is what a fake StepFunc saw.
 type call struct {
 	kind   step.Kind
 	sc     step.Context
@@ -35,7 +35,7 @@ type call struct {
 	opts   step.Options
 }
 
-// recorder is a Runner that records its calls and answers with result.
+// recorder is a StepFunc that records its calls and answers with result.
 type recorder struct {
 	mu     sync.Mutex
 	calls  []call
@@ -75,7 +75,7 @@ func withKind(t *testing.T, kind string) []byte {
 	return out
 }
 
-func newTestServer(t *testing.T, run Runner, opts HandlerOptions) *httptest.Server {
+func newTestServer(t *testing.T, run StepFunc, opts HandlerOptions) *httptest.Server {
 	t.Helper()
 	if opts.Token == nil && !opts.NoAuth {
 		opts.Token = func() []byte { return []byte(testToken) }
@@ -162,7 +162,7 @@ func TestStatusCodes(t *testing.T) {
 		header map[string]string
 		body   []byte
 		code   int
-		// calls is how many times the Runner must have been called.
+		// calls is how many times the StepFunc must have been called.
 		calls  int
 		assert func(t *testing.T, resp *http.Response, body []byte)
 	}{

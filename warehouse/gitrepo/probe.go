@@ -50,10 +50,19 @@ func ProbePath(ctx context.Context, url string, commit plumbing.Hash, path strin
 	return ProbeStats(st), err
 }
 
-// treeZeroOnly holds the hosts (host:port) known to refuse tree:<n> filters
-// with n > 0. github.com is one: it allows tree:0 only (Taylor Blau on the
-// Git mailing list, March 2020, when GitHub rolled out filter limits).
-var treeZeroOnly sync.Map
+// ServerNotes remembers what Remotes learned about Git servers, for the
+// Remotes opened after them with the same notes (Options.ServerNotes): the
+// hosts (host:port) known to refuse tree:<n> filters with n > 0, so that a
+// later probe asks them for tree:0 at once instead of being refused first.
+// github.com is one: it allows tree:0 only (Taylor Blau on the Git mailing
+// list, March 2020, when GitHub rolled out filter limits). It is safe for
+// concurrent use.
+type ServerNotes struct {
+	treeZeroOnly sync.Map // host:port → true
+}
+
+// NewServerNotes returns notes that know nothing yet.
+func NewServerNotes() *ServerNotes { return &ServerNotes{} }
 
 func (r *Remote) hostKey() string {
 	if r.ep.Port == 0 {
@@ -66,7 +75,10 @@ func (r *Remote) allowsTreeDepth() bool {
 	if r.ep.Host == "github.com" {
 		return false
 	}
-	_, refused := treeZeroOnly.Load(r.hostKey())
+	if r.notes == nil {
+		return true
+	}
+	_, refused := r.notes.treeZeroOnly.Load(r.hostKey())
 	return !refused
 }
 
@@ -222,7 +234,9 @@ func (r *Remote) fetchCommitTrees(ctx context.Context, caps *capability.List, co
 	wants := []plumbing.Hash{commit}
 	err := r.uploadPackN(ctx, caps, wants, nil, 1, firstProbeFilter(components, r.allowsTreeDepth()), limit, 0)
 	if refusesTreeDepth(err) {
-		treeZeroOnly.Store(r.hostKey(), true)
+		if r.notes != nil {
+			r.notes.treeZeroOnly.Store(r.hostKey(), true)
+		}
 		r.log.Debug("the server allows filter tree:0 only; walking trees by ID", "url", r.url)
 		err = r.uploadPackN(ctx, caps, wants, nil, 1, packp.FilterTreeDepth(0), limit, 0)
 	}

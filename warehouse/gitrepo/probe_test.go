@@ -110,7 +110,8 @@ func TestProbePathWithoutFilterFallsBack(t *testing.T) {
 
 // TestProbePathWhereOnlyTreeZeroIsAllowed: on a server that allows filter
 // tree:0 only, as GitHub does, the probe walks the trees by ID, and later
-// probes of the same host in the process do so at once.
+// probes of the same host with the same ServerNotes do so at once; without
+// notes, each probe is refused first.
 func TestProbePathWhereOnlyTreeZeroIsAllowed(t *testing.T) {
 	srv := gittest.New(t, gittest.WithTreeZeroOnly())
 	url := srv.CreateRepo(t, "source.git")
@@ -120,9 +121,21 @@ func TestProbePathWhereOnlyTreeZeroIsAllowed(t *testing.T) {
 		"README.md":           "readme\n",
 	}, "source")
 	ctx := context.Background()
-	for i, want := range []int{4, 3} { // refused + commit + root + k8s; then without the refusal
+	notes := gitrepo.NewServerNotes()
+	for i, tc := range []struct {
+		notes *gitrepo.ServerNotes
+		want  int
+	}{
+		{notes, 4}, // refused + commit + root + k8s
+		{notes, 3}, // without the refusal
+		{nil, 4},
+		{nil, 4},
+		{gitrepo.NewServerNotes(), 4},
+		{notes, 3},
+	} {
+		want := tc.want
 		srv.ResetStats()
-		st, err := gitrepo.ProbePath(ctx, url, h(commit), "k8s/helm", gitrepo.Options{})
+		st, err := gitrepo.ProbePath(ctx, url, h(commit), "k8s/helm", gitrepo.Options{ServerNotes: tc.notes})
 		if err != nil {
 			t.Fatalf("probe %d: %v", i, err)
 		}

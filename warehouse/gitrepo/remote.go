@@ -54,6 +54,10 @@ type Options struct {
 	// entry, before it is inflated: a 400 MB file costs nothing but the
 	// request. A larger file is an error wrapping ErrFileTooLarge.
 	MaxFileSize int64
+	// ServerNotes, when set, is where the Remote remembers what it learns
+	// about the server, and learns what earlier Remotes noted (see
+	// ServerNotes); nil notes nothing.
+	ServerNotes *ServerNotes
 }
 
 // Stats counts the HTTP requests a Remote made and the response body bytes
@@ -72,6 +76,7 @@ type Remote struct {
 	auth     *githttp.BasicAuth
 	secret   string
 	maxFile  int64
+	notes    *ServerNotes
 	log      *slog.Logger
 	requests atomic.Int64
 	received atomic.Int64
@@ -100,6 +105,7 @@ func Open(_ context.Context, rawURL string, opts Options) (*Remote, error) {
 		url:      netpolicy.RedactURL(u.String()),
 		log:      opts.Logger,
 		maxFile:  opts.MaxFileSize,
+		notes:    opts.ServerNotes,
 		store:    memory.NewStorage(),
 		pending:  map[plumbing.Hash][]plumbing.Hash{},
 		unpushed: map[plumbing.Hash]struct{}{},

@@ -1,0 +1,166 @@
+package step
+
+// Turning a run's outcome or error into the Result Kargo sees: the status
+// (Failed when a retry cannot help, Errored when it can), the outputs and
+// the one line shown in the UI.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/argo-refs/argo-refs/images"
+	"github.com/argo-refs/argo-refs/step/kargo"
+	"github.com/argo-refs/argo-refs/step/target"
+	"github.com/argo-refs/argo-refs/warehouse"
+	"github.com/argo-refs/argo-refs/warehouse/gitrepo"
+)
+
+// outcome is what a successful run learned, before it becomes a Result.
+type outcome struct {
+	record       *warehouse.Record
+	image        string // the value written to the stage
+	gitopsCommit string
+	branch       string
+	changed      bool
+	attempts     int
+	targets      []TargetChange
+	diff         string
+	stage        string
+	freight      string
+	skipped      []string // checks the config turned off
+}
+
+// classify marks the errors that retrying cannot fix as terminal. It is the
+// one place where failures are sorted into Failed and Errored.
+func classify(err error) error {
+	if err == nil || IsTerminal(err) {
+		return err
+	}
+	var cfgErr *ConfigError
+	switch {
+	case errors.As(err, &cfgErr),
+		errors.Is(err, warehouse.ErrInvalidRecord),
+		errors.Is(err, images.ErrTagMoved),
+		errors.Is(err, images.ErrNotFound),
+		errors.Is(err, images.ErrUnauthorized),
+		errors.Is(err, images.ErrInvalidReference),
+		errors.Is(err, gitrepo.ErrCommitNotFound),
+		errors.Is(err, gitrepo.ErrPathNotFound),
+		errors.Is(err, gitrepo.ErrPathOutsideRepo),
+		errors.Is(err, gitrepo.ErrNotRegularFile),
+		errors.Is(err, gitrepo.ErrFileTooLarge),
+		errors.Is(err, gitrepo.ErrBranchNotFound),
+		errors.Is(err, gitrepo.ErrAuth),
+		errors.Is(err, gitrepo.ErrPushRefused),
+		errors.Is(err, gitrepo.ErrInvalidURL),
+		errors.Is(err, gitrepo.ErrRedirect),
+		errors.Is(err, target.ErrNotFound),
+		errors.Is(err, target.ErrUnsupported):
+		return Terminal(err)
+	}
+	return err
+}
+
+// ConfigProblem tells runtimes that the failure is a bad config (the
+// custom-step command exits 2 for it).
+func (e *ConfigError) ConfigProblem() bool { return true }
+
+// resultFor turns a run's outcome or error into the Result Kargo sees.
+func resultFor(out *outcome, err error) Result {
+	if err != nil {
+		err = classify(err)
+		res := Result{Status: kargo.StatusErrored, Err: err, Message: oneLine(err.Error())}
+		if IsTerminal(err) {
+			res.Status = kargo.StatusFailed
+			res.Terminal = true
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			res.Message = "timed out: " + res.Message
+		}
+		return res
+	}
+	rec := out.record
+	targets, _ := json.Marshal(out.targets)
+	output := map[string]any{
+		OutputReleaseID:     rec.ReleaseID,
+		OutputGitCommit:     rec.GitCommit,
+		OutputImageRef:      rec.Image.Ref,
+		OutputImageDigest:   rec.Image.Digest,
+		OutputImage:         out.image,
+		OutputSourceRepo:    rec.Packaging.SourceRepo,
+		OutputSourcePath:    rec.Packaging.SourcePath,
+		OutputFreightCommit: out.freight,
+		OutputGitopsCommit:  out.gitopsCommit,
+		OutputChanged:       out.changed,
+	}
+	if out.skipped != nil {
+		output[OutputSkippedChecks] = out.skipped
+	}
+	if out.branch != "" {
+		output[OutputBranch] = out.branch
+		output[OutputAttempts] = out.attempts
+		var list []any
+		_ = json.Unmarshal(targets, &list)
+		if list == nil {
+			list = []any{}
+		}
+		output[OutputTargets] = list
+	}
+	msg := uiMessage(out)
+	if len(out.skipped) > 0 {
+		// A check turned off is said, every time: "verified" must not
+		// read as more than was done.
+		msg += "; NOT checked: " + strings.Join(out.skipped, ", ") + " (turned off in checks)"
+	}
+	return Result{
+		Status:  kargo.StatusSucceeded,
+		Message: msg,
+		Output:  output,
+		Diff:    out.diff,
+	}
+}
+
+// uiMessage is the one line a person reads in the Kargo UI, e.g.
+// "staging → git-d072d04 (ghcr.io/org/app@sha256:57d9…); commit 1a2b3c4".
+func uiMessage(out *outcome) string {
+	rec := out.record
+	img := rec.ImageRepository() + "@" + shortDigest(rec.Image.Digest)
+	release := "git-" + short(rec.GitCommit)
+	switch {
+	case out.branch == "":
+		return fmt.Sprintf("verified %s (%s) at %s", release, img, short(out.freight))
+	case out.diff != "" || (out.changed && out.gitopsCommit == ""):
+		return fmt.Sprintf("%s → %s (%s); dry run, nothing pushed", out.stage, release, img)
+	case !out.changed:
+		return fmt.Sprintf("%s already at %s (%s); no commit, %s at %s", out.stage, release, img, out.branch, short(out.gitopsCommit))
+	default:
+		return fmt.Sprintf("%s → %s (%s); commit %s on %s", out.stage, release, img, short(out.gitopsCommit), out.branch)
+	}
+}
+
+func shortDigest(d string) string {
+	if i := strings.IndexByte(d, ':'); i >= 0 && len(d) > i+5 {
+		return d[:i+5] + "…"
+	}
+	return d
+}
+
+// maxMessage bounds the one line shown in the Kargo UI; the full error stays
+// in Result.Err.
+const maxMessage = 1024
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > maxMessage {
+		cut := maxMessage
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return s
+}

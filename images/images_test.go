@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"github.com/argo-refs/argo-refs/internal/netpolicy"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,10 +17,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/argo-refs/argo-refs/internal/leaktest"
-	"github.com/argo-refs/argo-refs/internal/regtest"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/argo-refs/argo-refs/internal/leaktest"
+	"github.com/argo-refs/argo-refs/internal/netpolicy"
+	"github.com/argo-refs/argo-refs/internal/regtest"
 )
 
 // secret is the password the tests use; no error or log may contain it.

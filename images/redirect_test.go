@@ -1,13 +1,13 @@
 package images
 
 import (
-	"github.com/argo-refs/argo-refs/internal/netpolicy"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 
+	"github.com/argo-refs/argo-refs/internal/netpolicy"
 	"github.com/argo-refs/argo-refs/internal/regtest"
 )
 

@@ -8,12 +8,14 @@ import (
 	"log"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/argo-refs/argo-refs/images"
@@ -24,8 +26,6 @@ import (
 	"github.com/argo-refs/argo-refs/step/kargo"
 	"github.com/argo-refs/argo-refs/warehouse"
 	"github.com/argo-refs/argo-refs/warehouse/gitrepo"
-	"net/http"
-	"sync/atomic"
 )
 
 // hostileRun runs the step with debug logging captured, asserts the secret

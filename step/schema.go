@@ -20,6 +20,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 
 	"github.com/argo-refs/argo-refs/internal/netpolicy"
+	"github.com/argo-refs/argo-refs/internal/suggest"
 )
 
 // configSchema is schema/config.json compiled, with its document kept to
@@ -250,53 +251,12 @@ const relPathSegment = `(?:[^./\\\x00-\x1f][^/\\\x00-\x1f]*|\.[^./\\\x00-\x1f][^
 const relPathPattern = `^` + relPathSegment + `(?:/` + relPathSegment + `)*$`
 
 // unknownKeyMessage says a key is unknown, suggesting the closest allowed
-// key when it is a plausible typo: equal but for case, or a small edit away
-// relative to the key's length.
+// key when it is a plausible typo.
 func unknownKeyMessage(name string, allowed []string) string {
-	best, bestDist := "", 1<<30
-	for _, a := range allowed {
-		d := editDistance(strings.ToLower(a), strings.ToLower(name))
-		if strings.EqualFold(a, name) {
-			d = 0
-		}
-		if d < bestDist {
-			best, bestDist = a, d
-		}
-	}
-	limit := 2
-	if len(name) <= 4 {
-		limit = 1
-	}
-	if best != "" && bestDist <= limit {
+	if best, ok := suggest.Closest(name, allowed); ok {
 		return fmt.Sprintf("unknown key; did you mean %q?", best)
 	}
 	return "unknown key; allowed: " + strings.Join(allowed, ", ")
-}
-
-// editDistance is the Levenshtein distance, for "did you mean" hints on
-// short keys.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	if len(ra) > 64 || len(rb) > 64 {
-		return 1 << 30
-	}
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }
 
 func jsonPointer(tokens []string) string {

@@ -12,8 +12,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/argo-refs/argo-refs/internal/netpolicy"
 	yamlv3 "go.yaml.in/yaml/v3"
+
+	"github.com/argo-refs/argo-refs/internal/netpolicy"
 )
 
 // SchemaV1 is the only schemaVersion this package reads and writes.

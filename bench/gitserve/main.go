@@ -35,11 +35,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/argo-refs/argo-refs/bench/internal/benchdata"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/argo-refs/argo-refs/bench/internal/benchdata"
 )
 
 func main() {

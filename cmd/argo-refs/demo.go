@@ -2,7 +2,8 @@ package main
 
 import (
 	"context"
-	"flag"
+
+	"github.com/spf13/pflag"
 
 	"github.com/argo-refs/argo-refs/internal/demo"
 )
@@ -14,10 +15,10 @@ func demoCmd() *command {
 		summary: "Run the whole flow on local, in-process parts: publish a build-lock, promote staging and production, refuse a moved tag.",
 		usage:   "[--keep DIR]",
 		example: "argo-refs demo --keep /tmp/argo-refs-demo",
-		setup: func(fs *flag.FlagSet) {
+		setup: func(fs *pflag.FlagSet) {
 			fs.StringVar(&keep, "keep", "", "leave the Git repositories in this directory for inspection")
 		},
-		run: func(ctx context.Context, io stdio, _ *flag.FlagSet, args []string) error {
+		run: func(ctx context.Context, io stdio, _ *pflag.FlagSet, args []string) error {
 			if len(args) > 0 {
 				return usageError("unexpected arguments %q", args)
 			}

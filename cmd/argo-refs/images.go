@@ -4,11 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/argo-refs/argo-refs/images"
 )
@@ -20,7 +21,9 @@ type imagesFlags struct {
 	insecure []string
 	timeout  time.Duration
 	verbose  bool
-	retries  int
+	// oldInsecure: --insecure-host was given.
+	oldInsecure bool
+	retries     int
 }
 
 // imagesCmd asks a registry what a tag points at, for a person debugging a
@@ -30,26 +33,29 @@ func imagesCmd() *command {
 	return &command{
 		name:    "images",
 		summary: "Resolve an image tag to its digest, or verify it still points at a recorded digest.",
-		usage: "resolve REF [flags]\n       argo-refs images verify REF DIGEST [flags]\n\n" +
-			"Exit status of verify: 0 the tag resolves to DIGEST; 1 it moved, is gone or access is refused;\n" +
-			"3 the registry could not be asked (retry later); 2 bad usage.\n" +
+		usage:   "(resolve REF | verify REF DIGEST)",
+		long: "verify exits 0 when the tag resolves to DIGEST; 1 when it moved, is gone or access is refused;\n" +
+			"3 when the registry could not be asked (retry later).\n" +
 			"Credentials: " + images.EnvUsername + "/" + images.EnvPassword + ", else the Docker config.json\n" +
 			"($DOCKER_CONFIG or ~/.docker) and its credential helpers, else anonymous.",
 		example: "argo-refs images verify ghcr.io/org/app:git-0123abc sha256:<64 hex> --output json",
-		setup: func(fs *flag.FlagSet) {
-			fs.StringVar(&f.output, "output", "text", "output format: text or json")
-			fs.Func("insecure-host", "registry host[:port] to reach over plain http (repeatable); loopback hosts always may", func(s string) error {
+		setup: func(fs *pflag.FlagSet) {
+			fs.StringVarP(&f.output, "output", "o", "text", "output format: text or json")
+			fs.StringSliceVar(&f.insecure, "insecure-http-hosts", nil, "registry `HOSTS` (host or host:port, comma-separated or repeated) to reach over plain http besides loopback")
+			// The spelling before there was one per concept; run warns.
+			fs.Func("insecure-host", "", func(s string) error {
 				f.insecure = append(f.insecure, s)
+				f.oldInsecure = true
 				return nil
 			})
+			_ = fs.MarkHidden("insecure-host")
 			fs.DurationVar(&f.timeout, "timeout", 2*time.Minute, "give up after this long, retries included")
 			fs.IntVar(&f.retries, "retries", 4, "retries of 429, 5xx and connection errors")
-			fs.BoolVar(&f.verbose, "v", false, "log retries and token exchanges to stderr")
+			fs.BoolVarP(&f.verbose, "verbose", "v", false, "log retries and token exchanges to stderr")
 		},
-		run: func(ctx context.Context, io stdio, fs *flag.FlagSet, args []string) error {
-			args, err := interspersed(fs, args)
-			if err != nil {
-				return usageError("%v", err)
+		run: func(ctx context.Context, io stdio, fs *pflag.FlagSet, args []string) error {
+			if f.oldInsecure {
+				fmt.Fprintln(io.stderr, "argo-refs images: --insecure-host is deprecated; use --insecure-http-hosts")
 			}
 			if f.output != "text" && f.output != "json" {
 				return usageError("--output is %q, want text or json", f.output)
@@ -91,26 +97,6 @@ func imagesCmd() *command {
 				return usageError("unknown sub-command %q, want resolve or verify", sub)
 			}
 		},
-	}
-}
-
-// interspersed parses flags that follow positional arguments too, so that
-// `images verify REF DIGEST --output json` works.
-func interspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
 	}
 }
 

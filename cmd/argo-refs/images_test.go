@@ -106,3 +106,24 @@ func TestImagesJSON(t *testing.T) {
 		t.Errorf("resolve JSON = %+v (%v)", res, err)
 	}
 }
+
+// TestImagesFlagSpellings: -o is --output, flags may follow the arguments,
+// and the old --insecure-host still works, with a warning that names
+// --insecure-http-hosts, the one spelling of plain http everywhere.
+func TestImagesFlagSpellings(t *testing.T) {
+	reg := regtest.New(t)
+	reg.PushImage(t, "app:v1", nil)
+	_, long, _ := runImages(t, nil, "resolve", reg.Ref("app:v1"), "--output", "json")
+	code, short, _ := runImages(t, nil, "-o", "json", "resolve", reg.Ref("app:v1"))
+	if code != exitOK || short != long || !strings.Contains(short, `"digest"`) {
+		t.Fatalf("-o json: exit %d, %q; --output json: %q", code, short, long)
+	}
+	code, out, errOut := runImages(t, nil, "resolve", reg.Ref("app:v1"), "--insecure-host", "registry.internal:5000")
+	if code != exitOK || !strings.Contains(out, "resolves to") || !strings.Contains(errOut, "--insecure-http-hosts") {
+		t.Fatalf("--insecure-host: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	code, _, errOut = runImages(t, nil, "resolve", reg.Ref("app:v1"), "--insecure-http-hosts", "a.internal,b.internal:5000", "--insecure-http-hosts", "c.internal")
+	if code != exitOK || errOut != "" {
+		t.Fatalf("--insecure-http-hosts: exit %d, stderr %q", code, errOut)
+	}
+}

@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
+
+	"github.com/spf13/pflag"
 
 	"github.com/argo-refs/argo-refs/internal/manifests"
 )
@@ -20,13 +21,13 @@ func pluginManifestCmd() *command {
 		summary: "Print the kargo-extended StepPlugin plugin.yaml and its discovery ConfigMap for an image.",
 		usage:   "--image IMAGE [--name NAME] [--namespace NAMESPACE] [--output plugin|configmap|both]",
 		example: "argo-refs plugin-manifest --image ghcr.io/argo-refs/argo-refs:v0.1.0 --output configmap | kubectl apply -f -",
-		setup: func(fs *flag.FlagSet) {
+		setup: func(fs *pflag.FlagSet) {
 			fs.StringVar(&image, "image", "", "argo-refs image the sidecar runs (required), e.g. ghcr.io/argo-refs/argo-refs:v0.1.0")
 			fs.StringVar(&name, "name", manifests.DefaultName, "plugin and sidecar container name; the ConfigMap is named NAME"+manifests.ConfigMapNameSuffix)
 			fs.StringVar(&namespace, "namespace", manifests.DefaultNamespace, "namespace of the ConfigMap: kargo-system-resources for all Projects, or a Project namespace")
-			fs.StringVar(&output, "output", "both", "what to print: plugin (plugin.yaml), configmap, or both as two YAML documents")
+			fs.StringVarP(&output, "output", "o", "both", "what to print: plugin (plugin.yaml), configmap, or both as two YAML documents")
 		},
-		run: func(_ context.Context, io stdio, _ *flag.FlagSet, args []string) error {
+		run: func(_ context.Context, io stdio, _ *pflag.FlagSet, args []string) error {
 			if len(args) > 0 {
 				return usageError("unexpected argument %q: plugin-manifest takes only flags", args[0])
 			}

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"flag"
 	"os"
 	"reflect"
 	"regexp"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
@@ -247,7 +247,7 @@ func TestPluginManifestUsageErrors(t *testing.T) {
 		{"upper-case name", []string{"--image", "x/y:z", "--name", "Argo"}, `name "Argo" is not a DNS-1123 label`},
 		{"bad namespace", []string{"--image", "x/y:z", "--namespace", "a_b"}, `namespace "a_b" is not a DNS-1123 label`},
 		{"image with space", []string{"--image", "x/y :z"}, "contains white space"},
-		{"unknown flag", []string{"--image", "x/y:z", "--port", "1"}, "flag provided but not defined: -port"},
+		{"unknown flag", []string{"--image", "x/y:z", "--port", "1"}, "unknown flag: --port"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := runPluginManifest(t, tc.args...)
@@ -265,13 +265,14 @@ func TestPluginManifestUsageErrors(t *testing.T) {
 }
 
 func TestPluginManifestHelp(t *testing.T) {
-	code, _, errOut := runPluginManifest(t, "--help")
-	if code != exitOK {
-		t.Errorf("exit code = %d, want 0", code)
+	// Help is asked for, so it goes to stdout, as with kubectl and argocd.
+	code, out, errOut := runPluginManifest(t, "--help")
+	if code != exitOK || errOut != "" {
+		t.Errorf("exit code = %d, stderr %q; want 0 and nothing", code, errOut)
 	}
-	for _, want := range []string{"Usage: argo-refs plugin-manifest --image IMAGE", "-output", "Example:\n  argo-refs plugin-manifest --image"} {
-		if !strings.Contains(errOut, want) {
-			t.Errorf("help lacks %q:\n%s", want, errOut)
+	for _, want := range []string{"Usage: argo-refs plugin-manifest --image IMAGE", "-o, --output", "Example:\n  argo-refs plugin-manifest --image"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("help lacks %q:\n%s", want, out)
 		}
 	}
 }
@@ -378,7 +379,7 @@ func checkFlagsDefined(t *testing.T, where, cmdName string, args []string) {
 	if cmd == nil {
 		t.Fatalf("%s runs unknown command %q", where, cmdName)
 	}
-	fs := flag.NewFlagSet(cmdName, flag.ContinueOnError)
+	fs := pflag.NewFlagSet(cmdName, pflag.ContinueOnError)
 	if cmd.setup != nil {
 		cmd.setup(fs)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,20 +11,13 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/spf13/pflag"
 	"sigs.k8s.io/yaml"
 
 	"github.com/argo-refs/argo-refs/step"
 	"github.com/argo-refs/argo-refs/step/customstep"
 	"github.com/argo-refs/argo-refs/step/kargo"
 )
-
-// stepFunc runs one step: a step.Runner's Run method, or a test's double.
-type stepFunc func(ctx context.Context, kind step.Kind, sc step.Context, config []byte, opts step.Options) step.Result
-
-// newStepRunner returns what runs the steps of one command: serve keeps it
-// for its life (so records and registry tokens are reused across calls),
-// promote and verify use it once. Tests put their own in its place.
-var newStepRunner = func() stepFunc { return step.NewRunner().Run }
 
 // promoteCmd runs the promotion step once, as a Kargo custom step or by hand.
 func promoteCmd() *command {
@@ -68,7 +60,7 @@ func stepCommand(kind step.Kind, text stepCommandText) *command {
 		summary: text.summary,
 		usage:   "[--config FILE] [--stage NAME] [--gitops-commit SHA | --freight FILE] [flags]",
 		example: text.example,
-		setup: func(fs *flag.FlagSet) {
+		setup: func(fs *pflag.FlagSet) {
 			fs.StringVar(&f.config, "config", "", "step config `FILE`, YAML or JSON, as a Stage's step config (env "+envConfig+" holds it inline instead)")
 			fs.StringVar(&f.project, "project", "", "Kargo project (env "+envProject+")")
 			fs.StringVar(&f.stage, "stage", "", "stage being promoted (env "+envStage+")")
@@ -78,19 +70,19 @@ func stepCommand(kind step.Kind, text stepCommandText) *command {
 			fs.StringVar(&f.gitopsCommit, "gitops-commit", "", "the GitOps repo commit `SHA` holding the release; becomes the Freight (repoURL from the config)")
 			fs.StringVar(&f.freight, "freight", "", "Kargo FreightCollection JSON `FILE` (instead of --gitops-commit)")
 			fs.StringVar(&f.warehouse, "warehouse", "", "Warehouse `NAME` of the Freight --gitops-commit makes (default: the config's warehouse, else \""+defaultWarehouse+"\")")
-			fs.StringVar(&f.output, "output", "text", "stdout format: text or json (outputs also go to $"+customstep.OutputEnv+" when set)")
-			fs.BoolVar(&f.verbose, "verbose", false, "log the step's progress to stderr")
+			fs.StringVarP(&f.output, "output", "o", "text", "stdout format: text or json (outputs also go to $"+customstep.OutputEnv+" when set)")
+			fs.BoolVarP(&f.verbose, "verbose", "v", false, "log the step's progress to stderr")
 			if withDryRun {
 				fs.BoolVar(&f.dryRun, "dry-run", false, "verify and compute the edits, print the diff, push nothing")
 			}
 		},
-		run: func(ctx context.Context, io stdio, fs *flag.FlagSet, args []string) error {
+		run: func(ctx context.Context, io stdio, fs *pflag.FlagSet, args []string) error {
 			return runStepCommand(ctx, kind, io, fs, args, f)
 		},
 	}
 }
 
-func runStepCommand(ctx context.Context, kind step.Kind, io stdio, fs *flag.FlagSet, args []string, f stepFlags) error {
+func runStepCommand(ctx context.Context, kind step.Kind, io stdio, fs *pflag.FlagSet, args []string, f stepFlags) error {
 	if len(args) > 0 {
 		return usageError("unexpected argument %q; every input is a flag", args[0])
 	}
@@ -137,7 +129,7 @@ func runStepCommand(ctx context.Context, kind step.Kind, io stdio, fs *flag.Flag
 		logger = slog.New(slog.NewTextHandler(io.stderr, nil))
 	}
 
-	res := newStepRunner()(ctx, kind, sc, config, step.Options{Getenv: getenv, Logger: logger, DryRun: f.dryRun})
+	res := io.stepRunner()(ctx, kind, sc, config, step.Options{Getenv: getenv, Logger: logger, DryRun: f.dryRun})
 
 	if path := getenv(customstep.OutputEnv); path != "" {
 		if err := customstep.WriteFile(path, res.Output); err != nil {
@@ -168,9 +160,9 @@ func runStepCommand(ctx context.Context, kind step.Kind, io stdio, fs *flag.Flag
 }
 
 // setFlags lists the flags given on the command line.
-func setFlags(fs *flag.FlagSet) map[string]bool {
+func setFlags(fs *pflag.FlagSet) map[string]bool {
 	set := map[string]bool{}
-	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	fs.Visit(func(fl *pflag.Flag) { set[fl.Name] = true })
 	return set
 }
 

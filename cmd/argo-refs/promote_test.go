@@ -28,18 +28,22 @@ type stepCall struct {
 	opts   step.Options
 }
 
+// testStepRunner, when set, runs the steps of the commands a test starts
+// (runArgoRefs, startServe); no test here runs in parallel.
+var testStepRunner func() stepFunc
+
 // swapRunStep replaces the step runner for one test; it returns the calls seen.
 func swapRunStep(t *testing.T, res step.Result) *[]stepCall {
 	t.Helper()
 	var calls []stepCall
-	old := newStepRunner
-	newStepRunner = func() stepFunc {
+	old := testStepRunner
+	testStepRunner = func() stepFunc {
 		return func(_ context.Context, kind step.Kind, sc step.Context, config []byte, opts step.Options) step.Result {
 			calls = append(calls, stepCall{kind, sc, config, opts})
 			return res
 		}
 	}
-	t.Cleanup(func() { newStepRunner = old })
+	t.Cleanup(func() { testStepRunner = old })
 	return &calls
 }
 
@@ -56,6 +60,8 @@ func runArgoRefs(t *testing.T, env map[string]string, args ...string) cmdResult 
 		stdout: &out,
 		stderr: &errb,
 		getenv: func(k string) string { return env[k] },
+
+		newStepRunner: testStepRunner,
 	})
 	return cmdResult{code, out.String(), errb.String()}
 }
@@ -107,7 +113,7 @@ func TestStepCommandUsageErrors(t *testing.T) {
 		{"no repoURL for gitops-commit", nil, []string{"verify", "--config", noRepo, "--gitops-commit", stepTestSHA}, "the config has no repoURL"},
 		{"freight without items", nil, []string{"verify", "--config", cfg, "--freight", freight}, "found none"},
 		{"freight file missing", nil, []string{"verify", "--config", cfg, "--freight", "/nonexistent/f.json"}, "/nonexistent/f.json"},
-		{"verify has no dry run", nil, []string{"verify", "--config", cfg, "--dry-run"}, "flag provided but not defined: -dry-run"},
+		{"verify has no dry run", nil, []string{"verify", "--config", cfg, "--dry-run"}, "unknown flag: --dry-run"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -388,11 +394,11 @@ func TestPromoteDryRun(t *testing.T) {
 func TestStepCommandHelp(t *testing.T) {
 	for _, name := range []string{"promote", "verify", "serve"} {
 		r := runArgoRefs(t, nil, name, "--help")
-		if r.code != exitOK {
-			t.Errorf("%s --help: exit %d", name, r.code)
+		if r.code != exitOK || r.stderr != "" {
+			t.Errorf("%s --help: exit %d, stderr %q; want 0 and nothing", name, r.code, r.stderr)
 		}
-		if !strings.Contains(r.stderr, "Example:\n  argo-refs "+name+" --") || strings.Contains(r.stderr, "not yet implemented") {
-			t.Errorf("%s --help lacks a real example:\n%s", name, r.stderr)
+		if !strings.Contains(r.stdout, "Example:\n  argo-refs "+name+" --") || strings.Contains(r.stdout, "not yet implemented") {
+			t.Errorf("%s --help lacks a real example:\n%s", name, r.stdout)
 		}
 	}
 }

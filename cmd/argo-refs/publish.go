@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/argo-refs/argo-refs/images"
 	"github.com/argo-refs/argo-refs/internal/netpolicy"
@@ -26,7 +28,7 @@ type publishFlags struct {
 	message, output, passwordFile               string
 	authorName, authorEmail                     string
 	forceCurrent, skipRegistryCheck             bool
-	insecureHosts                               string
+	insecureHosts                               []string
 	timeout                                     time.Duration
 }
 
@@ -38,7 +40,7 @@ func publishCmd() *command {
 		usage:   "--git-commit SHA --image-ref REF [--image-digest DIGEST] (--repo URL --dir DIR | --output-dir DIR) [flags]",
 		example: "GITHUB_TOKEN=... argo-refs publish --repo https://github.com/org/k8s-gitops.git --dir warehouses/app/builds " +
 			"--git-commit $SHA --image-ref ghcr.io/org/app:git-$SHA --image-digest sha256:... --source-repo https://github.com/org/app.git --source-path k8s/helm",
-		setup: func(fs *flag.FlagSet) {
+		setup: func(fs *pflag.FlagSet) {
 			fs.StringVar(&f.gitCommit, "git-commit", "", "source commit the image was built from (40 lowercase hex)")
 			fs.StringVar(&f.imageRef, "image-ref", "", "image reference, tagged git-<sha>")
 			fs.StringVar(&f.imageDigest, "image-digest", "", "image digest sha256:<64 hex>; empty: the digest the registry reports for --image-ref")
@@ -56,11 +58,11 @@ func publishCmd() *command {
 			fs.BoolVar(&f.forceCurrent, "force-current", false, "write current.yaml even when it holds a newer record")
 			fs.BoolVar(&f.skipRegistryCheck, "skip-registry-check", false, "do not check --image-ref against the registry (offline use)")
 			fs.StringVar(&f.passwordFile, "password-file", "", "file holding the Git password or token (else GIT_PASSWORD or GITHUB_TOKEN)")
-			fs.StringVar(&f.insecureHosts, "insecure-http-hosts", "", "comma-separated hosts allowed over plain http besides loopback")
-			fs.StringVar(&f.output, "output", "text", "text or json")
+			fs.StringSliceVar(&f.insecureHosts, "insecure-http-hosts", nil, "`HOSTS` (host or host:port, comma-separated or repeated) allowed over plain http besides loopback")
+			fs.StringVarP(&f.output, "output", "o", "text", "text or json")
 			fs.DurationVar(&f.timeout, "timeout", 2*time.Minute, "bound on the whole publish")
 		},
-		run: func(ctx context.Context, io stdio, _ *flag.FlagSet, args []string) error {
+		run: func(ctx context.Context, io stdio, _ *pflag.FlagSet, args []string) error {
 			return runPublish(ctx, io, f, args)
 		},
 	}
@@ -133,7 +135,7 @@ func runPublish(ctx context.Context, io stdio, f *publishFlags, args []string) e
 		var remote *gitrepo.Remote
 		remote, err = gitrepo.Open(ctx, f.repo, gitrepo.Options{
 			Auth:              auth,
-			AllowInsecureHTTP: hostListed(f.repo, splitList(f.insecureHosts)),
+			AllowInsecureHTTP: plainHTTPListed(f.repo, f.insecureHosts),
 		})
 		if err == nil {
 			res, err = warehouse.Publish(ctx, remote, rec, warehouse.PublishOptions{
@@ -187,7 +189,7 @@ func checkRegistry(ctx context.Context, io stdio, f *publishFlags) (note, digest
 		}
 		return v
 	}
-	client, err := images.New(images.Options{Getenv: getenv, InsecureHosts: splitList(f.insecureHosts)})
+	client, err := images.New(images.Options{Getenv: getenv, InsecureHosts: f.insecureHosts})
 	if err != nil {
 		return "", "", fmt.Errorf("setting up the registry client: %w", err)
 	}
@@ -298,12 +300,9 @@ func gitAuthFromEnv(getenv func(string) string, passwordFile string) (*gitrepo.A
 	return auth, nil
 }
 
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
+// plainHTTPListed reports whether raw's host is one plain http may reach
+// (netpolicy's rule: loopback, or listed).
+func plainHTTPListed(raw string, hosts []string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && netpolicy.PlainHTTPAllowed(u.Host, hosts)
 }

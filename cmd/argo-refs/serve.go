@@ -2,11 +2,12 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/argo-refs/argo-refs/step/plugin"
 )
@@ -31,7 +32,7 @@ func serveCmd() *command {
 		summary: "Serve the promotion steps to kargo-extended as a StepPlugin sidecar (POST /api/v1/step.execute).",
 		usage:   "[--listen ADDR] [--token-file FILE] [flags]",
 		example: "argo-refs serve --listen :9765 --token-file /var/run/kargo/token",
-		setup: func(fs *flag.FlagSet) {
+		setup: func(fs *pflag.FlagSet) {
 			fs.StringVar(&listen, "listen", plugin.DefaultListen, "`ADDR` to listen on (env "+envListen+")")
 			fs.StringVar(&tokenFile, "token-file", plugin.DefaultTokenFile, "`FILE` holding the bearer token Kargo sends (env "+envTokenFile+"); re-read when it changes")
 			fs.BoolVar(&noAuth, "insecure-no-auth", false, "start without a token file and accept requests without auth (local experiments only)")
@@ -42,7 +43,7 @@ func serveCmd() *command {
 			fs.DurationVar(&jobs.KeepResults, "keep-results", 15*time.Minute, "how long a finished step's answer is kept for a call that repeats it")
 			fs.IntVar(&jobs.MaxRunning, "max-running", 32, "most steps running at once; a call for another is answered Running")
 		},
-		run: func(ctx context.Context, io stdio, fs *flag.FlagSet, args []string) error {
+		run: func(ctx context.Context, io stdio, fs *pflag.FlagSet, args []string) error {
 			if len(args) > 0 {
 				return usageError("unexpected argument %q; every input is a flag", args[0])
 			}
@@ -93,7 +94,7 @@ func serveCmd() *command {
 			if err != nil {
 				return &exitError{code: exitFailed, err: fmt.Errorf("listening on %s: %w", listen, err)}
 			}
-			err = plugin.Serve(ctx, ln, plugin.NewHandler(plugin.StepFunc(newStepRunner()), opts), plugin.ServerOptions{ShutdownGrace: grace, Logger: log})
+			err = plugin.Serve(ctx, ln, plugin.NewHandler(plugin.StepFunc(io.stepRunner()), opts), plugin.ServerOptions{ShutdownGrace: grace, Logger: log})
 			if err != nil {
 				return &exitError{code: exitFailed, err: err}
 			}

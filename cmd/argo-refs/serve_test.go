@@ -26,7 +26,8 @@ func startServe(t *testing.T, env map[string]string, args ...string) (addr strin
 	go func() {
 		done <- run(ctx, append([]string{"serve"}, args...), stdio{
 			stdin: strings.NewReader(""), stdout: io.Discard, stderr: stderr,
-			getenv: func(k string) string { return env[k] },
+			getenv:        func(k string) string { return env[k] },
+			newStepRunner: testStepRunner,
 		})
 	}()
 	stopped := false

@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/argo-refs/argo-refs/internal/netpolicy"
 	yaml "go.yaml.in/yaml/v3"
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/argo-refs/argo-refs/internal/netpolicy"
 )
 
 // SetApplicationRevision sets the targetRevision of the Argo CD Application

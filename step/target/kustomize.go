@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"regexp"
 
-	"github.com/argo-refs/argo-refs/internal/netpolicy"
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/argo-refs/argo-refs/internal/netpolicy"
 )
 
 // KustomizeEdit says what SetKustomization moves.

@@ -2,9 +2,10 @@ package target
 
 import (
 	"fmt"
-	"github.com/argo-refs/argo-refs/internal/netpolicy"
 	"path"
 	"strings"
+
+	"github.com/argo-refs/argo-refs/internal/netpolicy"
 )
 
 // NormalizeRepoURL returns a comparable form of a Git repository URL: the

@@ -2,6 +2,7 @@ package gitrepo
 
 import (
 	"errors"
+
 	"github.com/argo-refs/argo-refs/internal/netpolicy"
 )
 

@@ -1,0 +1,118 @@
+package examples_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// The GitHub Actions workflow.
+
+func TestExampleWorkflowPublishes(t *testing.T) {
+	data, err := os.ReadFile(filepath.FromSlash(".github/workflows/publish-build-lock.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := parseDocs("publish-build-lock.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wf := docs[0].obj
+	const sha = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c"
+	const digest = "sha256:9b71d224bd62f3785d96d46ad3ea3d73319bfbc2890caadae2dff72519673ca7"
+	ghEval := func(expr string) (any, error) {
+		switch expr {
+		case "github.sha":
+			return sha, nil
+		case "github.repository":
+			return "code-dot-org/code-dot-org", nil
+		case "github.actor", "github.ref":
+			return "x", nil
+		case "steps.build.outputs.digest":
+			return digest, nil
+		case "secrets.GITHUB_TOKEN", "secrets.K8S_GITOPS_TOKEN":
+			return "token", nil
+		}
+		if name, ok := strings.CutPrefix(expr, "env."); ok {
+			if v := str(wf, "env", name); v != "" {
+				return v, nil
+			}
+		}
+		return nil, errors.New("unknown expression")
+	}
+	// Every expression in the workflow must be one of the above.
+	if _, err := evalTree(wf, ghEval); err != nil {
+		t.Fatalf("workflow: %v", err)
+	}
+
+	var publish, build map[string]any
+	for _, j := range dig(wf, "jobs").(map[string]any) {
+		for _, s := range list(j, "steps") {
+			m := s.(map[string]any)
+			if strings.HasPrefix(str(m, "uses"), "docker/build-push-action@") {
+				build = m
+			}
+			if strings.HasPrefix(str(m, "uses"), "docker://ghcr.io/argo-refs/argo-refs:") {
+				publish = m
+			}
+		}
+	}
+	if build == nil || publish == nil {
+		t.Fatal("the workflow must build with docker/build-push-action and publish with the argo-refs image")
+	}
+	if str(build, "id") != "build" || dig(build, "with", "push") != true {
+		t.Errorf("build step: id = %q, push = %v; want id build and push true", str(build, "id"), dig(build, "with", "push"))
+	}
+	if got := str(publish, "uses"); got != "docker://"+pluginImage {
+		t.Errorf("publish runs %s, want docker://%s", got, pluginImage)
+	}
+	if str(publish, "with", "entrypoint") != "/argo-refs" {
+		t.Errorf("publish entrypoint = %q, want /argo-refs", str(publish, "with", "entrypoint"))
+	}
+	for _, k := range []string{"GITHUB_TOKEN", "ARGO_REFS_REGISTRY_PASSWORD"} {
+		if !strings.HasPrefix(str(publish, "env", k), "${{ secrets.") {
+			t.Errorf("publish must get %s from a secret, has %q", k, str(publish, "env", k))
+		}
+	}
+	if str(publish, "env", "ARGO_REFS_REGISTRY_USERNAME") == "" {
+		t.Error("publish checks the tag in the registry and needs ARGO_REFS_REGISTRY_USERNAME")
+	}
+	argsV, err := evalTemplate(str(publish, "with", "args"), ghEval)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := strings.Fields(fmt.Sprint(argsV))
+	if len(args) == 0 || args[0] != "publish" {
+		t.Fatalf("publish args = %v, want argo-refs publish ...", args)
+	}
+	flags := map[string]string{}
+	for i := 1; i < len(args); i += 2 {
+		if !strings.HasPrefix(args[i], "--") || i+1 >= len(args) {
+			t.Fatalf("publish args %v: want --flag value pairs", args[1:])
+		}
+		flags[args[i]] = args[i+1]
+	}
+	imageRef := "ghcr.io/code-dot-org/code-dot-org:git-" + sha
+	want := map[string]string{
+		"--repo":           "https://github.com/code-dot-org/k8s-gitops.git",
+		"--branch":         "main",
+		"--dir":            "warehouses/codeai/builds",
+		"--git-commit":     sha,
+		"--image-ref":      imageRef,
+		"--image-digest":   digest,
+		"--packaging-kind": "helm",
+		"--source-repo":    "https://github.com/code-dot-org/code-dot-org.git",
+		"--source-path":    "k8s/helm",
+	}
+	if !reflect.DeepEqual(flags, want) {
+		t.Errorf("argo-refs publish flags = %v\nwant %v", flags, want)
+	}
+	tags, err := evalTemplate(str(build, "with", "tags"), ghEval)
+	if err != nil || tags != imageRef {
+		t.Errorf("the image is pushed as %v, but published as %s", tags, imageRef)
+	}
+}

@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	github.com/akuity/kargo v1.11.2
+	github.com/expr-lang/expr v1.17.8
 	github.com/go-git/go-billy/v5 v5.9.2
 	github.com/go-git/go-git/v5 v5.19.3
 	github.com/google/go-containerregistry v0.22.1

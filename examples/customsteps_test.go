@@ -1,8 +1,6 @@
 package examples_test
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -102,33 +100,16 @@ func checkCustomStepSpec(t *testing.T, d doc) {
 // checkCustomStepRun evaluates the CustomPromotionStep's templates for one
 // Stage step and validates the config the command receives.
 func checkCustomStepRun(t *testing.T, d doc, cp doc, s evaluatedStep) {
-	cfgJSON, err := json.Marshal(s.config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctxEval := func(expr string) (any, error) {
-		switch expr {
-		case "ctx.stage":
-			return d.name(), nil
-		case "ctx.project":
-			return str(d.obj, "metadata", "namespace"), nil
-		case "ctx.promotion":
-			return promotionName, nil
-		case "ctx.meta.step.alias":
-			return s.as, nil
-		case "config.commit":
-			if c := str(s.config, "commit"); c != "" {
-				return c, nil
-			}
-			return nil, errors.New("the Stage's config has no commit")
-		case "quote(config)":
-			return `"` + string(cfgJSON) + `"`, nil
-		}
-		return nil, errors.New("unknown expression")
+	// What an Akuity custom step's templates see: the Stage's context, the
+	// step's alias, and its config.
+	env := &stageEnv{
+		stage: d.name(), project: str(d.obj, "metadata", "namespace"),
+		ctxExtra: map[string]any{"meta": map[string]any{"step": map[string]any{"alias": s.as}}},
+		extra:    map[string]any{"config": s.config},
 	}
 	var args []string
 	for i, a := range list(cp.obj, "spec", "command") {
-		v, err := evalTemplate(a.(string), ctxEval)
+		v, err := env.evalString(a.(string))
 		if err != nil {
 			t.Errorf("%s: command[%d]: %v", cp, i, err)
 			continue
@@ -142,7 +123,7 @@ func checkCustomStepRun(t *testing.T, d doc, cp doc, s evaluatedStep) {
 	}
 	var config string
 	for i, e := range list(cp.obj, "spec", "env") {
-		v, err := evalTemplate(str(e, "value"), ctxEval)
+		v, err := env.evalString(str(e, "value"))
 		if err != nil {
 			t.Errorf("%s: env[%d]: %v", cp, i, err)
 			continue

@@ -1,102 +1,28 @@
 package examples_test
 
+// The Stages' ${{ }} expressions, evaluated by Kargo's own expression
+// package, github.com/akuity/kargo/pkg/expressions (expr-lang underneath),
+// in an environment shaped like the one Kargo's promotion engine builds:
+// ctx, vars and outputs, and the functions the examples call (secret,
+// commitFrom, warehouse) with plausible results. Kargo evaluates an unknown
+// var, output or key to null; here that is an error, so that an example
+// cannot use an expression the test has not vetted. GitHub Actions
+// expressions (workflow_test.go) are GitHub's language and keep a small
+// evaluator of their own.
+
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
+	"reflect"
 	"sort"
-	"strconv"
 	"strings"
+
+	"github.com/akuity/kargo/pkg/expressions"
+	"github.com/expr-lang/expr"
 
 	"github.com/argo-refs/argo-refs/step"
 )
-
-// Expressions, evaluated the way Kargo does it.
-
-// evaluator resolves the ${{ ... }} expressions one context allows.
-type evaluator func(expr string) (any, error)
-
-var exprRE = regexp.MustCompile(`\$\{\{(.*?)\}\}`)
-
-// evalTemplate substitutes every ${{ expr }} in s. Like Kargo, a template
-// with an expression whose result reads as a number, a bool or JSON becomes
-// that value; a result wrapped in double quotes (quote()) stays a string.
-func evalTemplate(s string, eval evaluator) (any, error) {
-	if !strings.Contains(s, "${{") {
-		return s, nil
-	}
-	if strings.Count(s, "${{") != len(exprRE.FindAllString(s, -1)) {
-		return nil, fmt.Errorf("unclosed expression in %q", s)
-	}
-	var firstErr error
-	out := exprRE.ReplaceAllStringFunc(s, func(m string) string {
-		expr := strings.TrimSpace(m[3 : len(m)-2])
-		v, err := eval(expr)
-		if err != nil {
-			if firstErr == nil {
-				firstErr = fmt.Errorf("expression %q: %w", expr, err)
-			}
-			return ""
-		}
-		if sv, ok := v.(string); ok {
-			return sv
-		}
-		b, _ := json.Marshal(v)
-		return string(b)
-	})
-	if firstErr != nil {
-		return nil, firstErr
-	}
-	trimmed, hadNewline := strings.CutSuffix(out, "\n")
-	if len(trimmed) > 1 && strings.HasPrefix(trimmed, `"`) && strings.HasSuffix(trimmed, `"`) {
-		trimmed = trimmed[1 : len(trimmed)-1]
-		if hadNewline {
-			trimmed += "\n"
-		}
-		return trimmed, nil
-	}
-	if f, err := strconv.ParseFloat(trimmed, 64); err == nil {
-		return f, nil
-	}
-	if b, err := strconv.ParseBool(trimmed); err == nil {
-		return b, nil
-	}
-	var j any
-	if err := json.Unmarshal([]byte(trimmed), &j); err == nil {
-		return j, nil
-	}
-	return out, nil
-}
-
-// evalTree returns a copy of v with every string template evaluated.
-func evalTree(v any, eval evaluator) (any, error) {
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			r, err := evalTree(e, eval)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", k, err)
-			}
-			out[k] = r
-		}
-		return out, nil
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			r, err := evalTree(e, eval)
-			if err != nil {
-				return nil, fmt.Errorf("[%d]: %w", i, err)
-			}
-			out[i] = r
-		}
-		return out, nil
-	case string:
-		return evalTemplate(x, eval)
-	}
-	return v, nil
-}
 
 // secretValues is what secret('argo-refs-credentials') holds in the examples'
 // instructions.
@@ -115,6 +41,10 @@ type stageEnv struct {
 	vars      map[string]string // promotionTemplate.spec.vars
 	// earlier maps each earlier step's alias to its kind and evaluated config.
 	earlier map[string]stepRef
+	// extra holds more of ctx, and more top-level names, for one evaluation
+	// (a custom step's config).
+	ctxExtra map[string]any
+	extra    map[string]any
 }
 
 type stepRef struct {
@@ -122,57 +52,173 @@ type stepRef struct {
 	config map[string]any
 }
 
-var (
-	varsRE       = regexp.MustCompile(`^vars\.(\w+)$`)
-	commitFromRE = regexp.MustCompile(`^commitFrom\(vars\.(\w+), warehouse\('([a-z0-9-]+)'\)\)\.ID$`)
-	secretRE     = regexp.MustCompile(`^secret\('([a-z0-9-]+)'\)\.(\w+)$`)
-	outputsRE    = regexp.MustCompile(`^outputs(?:\.([A-Za-z_]\w*)|\['([A-Za-z0-9_-]+)'\])\.([\w.]+)$`)
-)
-
-// eval resolves one expression of a Stage; anything it does not know is an
-// error, so an example cannot use an expression the test has not vetted.
-func (e *stageEnv) eval(expr string) (any, error) {
-	if m := varsRE.FindStringSubmatch(expr); m != nil {
-		v, ok := e.vars[m[1]]
-		if !ok {
-			return nil, fmt.Errorf("the Stage has no var %q", m[1])
-		}
-		return v, nil
+// kargoEnv is the environment and the functions of one evaluation.
+func (e *stageEnv) kargoEnv() (map[string]any, []expr.Option, error) {
+	ctx := map[string]any{"stage": e.stage, "project": e.project, "promotion": promotionName}
+	for k, v := range e.ctxExtra {
+		ctx[k] = v
 	}
-	if m := commitFromRE.FindStringSubmatch(expr); m != nil {
-		if _, ok := e.vars[m[1]]; !ok {
-			return nil, fmt.Errorf("the Stage has no var %q", m[1])
-		}
-		if m[2] != e.warehouse {
-			return nil, fmt.Errorf("warehouse(%q) is not the Warehouse %q the Stage requests Freight from", m[2], e.warehouse)
-		}
-		return freightCommit, nil
+	vars := map[string]any{}
+	for k, v := range e.vars {
+		vars[k] = v
 	}
-	if m := secretRE.FindStringSubmatch(expr); m != nil {
-		v, ok := secretValues[m[2]]
-		if m[1] != "argo-refs-credentials" || !ok {
-			return nil, fmt.Errorf("unknown secret key %s.%s (README documents argo-refs-credentials with %v)", m[1], m[2], sortedKeys(secretValues))
+	outputs := map[string]any{}
+	for alias, ref := range e.earlier {
+		o, err := stepOutputs(ref)
+		if err != nil {
+			return nil, nil, err
 		}
-		return v, nil
+		outputs[alias] = o
 	}
-	if m := outputsRE.FindStringSubmatch(expr); m != nil {
-		alias := m[1] + m[2]
-		ref, ok := e.earlier[alias]
-		if !ok {
-			return nil, fmt.Errorf("no earlier step has alias %q", alias)
-		}
-		return stepOutput(ref, m[3])
+	env := map[string]any{"ctx": ctx, "vars": vars, "outputs": outputs}
+	for k, v := range e.extra {
+		env[k] = v
 	}
-	switch expr {
-	case "ctx.stage":
-		return e.stage, nil
-	case "ctx.project":
-		return e.project, nil
-	case "ctx.promotion":
-		return promotionName, nil
+	opts := []expr.Option{
+		// Names the environment lacks fail when the expression compiles.
+		expr.Env(env),
+		expr.Function("secret", func(a ...any) (any, error) {
+			if name, _ := a[0].(string); name != "argo-refs-credentials" {
+				return nil, fmt.Errorf("unknown secret %v (README documents argo-refs-credentials with %v)", a[0], sortedKeys(secretValues))
+			}
+			m := map[string]any{}
+			for k, v := range secretValues {
+				m[k] = v
+			}
+			return m, nil
+		}, new(func(string) map[string]any)),
+		expr.Function("warehouse", func(a ...any) (any, error) {
+			if a[0] != e.warehouse {
+				return nil, fmt.Errorf("warehouse(%q) is not the Warehouse %q the Stage requests Freight from", a[0], e.warehouse)
+			}
+			return map[string]any{"kind": "Warehouse", "name": a[0]}, nil
+		}, new(func(string) map[string]any)),
+		expr.Function("commitFrom", func(a ...any) (any, error) {
+			repo, _ := a[0].(string)
+			if repo == "" || !slicesContainsValue(e.vars, repo) {
+				return nil, fmt.Errorf("commitFrom(%v): want the GitOps repository, as a var of the Stage", a[0])
+			}
+			return map[string]any{"ID": freightCommit, "RepoURL": repo}, nil
+		}, new(func(string, map[string]any) map[string]any)),
 	}
-	return nil, errors.New("unknown expression")
+	return env, opts, nil
 }
+
+func slicesContainsValue(m map[string]string, v string) bool {
+	for _, x := range m {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// evalConfig evaluates every expression in a step config, as Kargo does
+// before it runs the step.
+func (e *stageEnv) evalConfig(cfg any) (map[string]any, error) {
+	m, ok := cfg.(map[string]any)
+	if !ok {
+		return nil, errors.New("the config is not a mapping")
+	}
+	env, opts, err := e.kargoEnv()
+	if err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	out, err := expressions.EvaluateJSONTemplate(raw, env, opts...)
+	if err != nil {
+		return nil, err
+	}
+	var got map[string]any
+	if err := json.Unmarshal(out, &got); err != nil {
+		return nil, err
+	}
+	if err := noNulls("", m, got); err != nil {
+		return nil, err
+	}
+	return got, nil
+}
+
+// evalString evaluates one template string, as Kargo does a custom step's
+// command and env values.
+func (e *stageEnv) evalString(s string) (any, error) {
+	env, opts, err := e.kargoEnv()
+	if err != nil {
+		return nil, err
+	}
+	v, err := expressions.EvaluateTemplate(s, env, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := noNulls("", s, v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// noNulls fails where an expression gave null: Kargo's result for an
+// unknown var, output or key. It walks the template and its result side
+// by side.
+func noNulls(at string, tmpl, got any) error {
+	switch t := tmpl.(type) {
+	case map[string]any:
+		g, _ := got.(map[string]any)
+		for k, v := range t {
+			if err := noNulls(at+"."+k, v, g[k]); err != nil {
+				return err
+			}
+		}
+	case []any:
+		g, _ := got.([]any)
+		for i, v := range t {
+			if i >= len(g) {
+				return fmt.Errorf("%s[%d]: missing after evaluation", at, i)
+			}
+			if err := noNulls(fmt.Sprintf("%s[%d]", at, i), v, g[i]); err != nil {
+				return err
+			}
+		}
+	case string:
+		if !strings.Contains(t, "${{") {
+			return nil
+		}
+		if got == nil || (reflect.TypeOf(got).Kind() == reflect.String && strings.Contains(got.(string), "null") && !strings.Contains(t, "null")) {
+			return fmt.Errorf("%s: %q evaluates to null: an unknown var, output or key", strings.TrimPrefix(at, "."), t)
+		}
+	}
+	return nil
+}
+
+// stepOutputs is every output an earlier step of kind sets, with
+// plausible values.
+func stepOutputs(ref stepRef) (map[string]any, error) {
+	switch ref.kind {
+	case string(step.KindPromote), string(step.KindVerify):
+		out := map[string]any{}
+		for _, k := range argoRefsOutputs {
+			v, err := stepOutput(ref, k)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = v
+		}
+		return out, nil
+	case "git-open-pr":
+		return map[string]any{"pr": map[string]any{"id": prNumber, "url": prURL}}, nil
+	case "git-wait-for-pr":
+		return map[string]any{"commit": mergeCommit, "pr": map[string]any{"id": prNumber, "url": prURL}}, nil
+	}
+	return map[string]any{}, nil
+}
+
+// argoRefsOutputs are the output keys both argo-refs step kinds set.
+var argoRefsOutputs = []string{"releaseId", "gitCommit", "imageRef", "imageDigest", "image", "sourceRepo", "sourcePath", "freightCommit", "gitopsCommit", "branch", "changed", "targets", "attempts"}
+
+// prURL is the review PR's URL.
+const prURL = "https://github.com/code-dot-org/k8s-gitops/pull/42"
 
 // stepOutput is a plausible value of output key of an earlier step.
 func stepOutput(ref stepRef, key string) (any, error) {
@@ -210,22 +256,6 @@ func stepOutput(ref stepRef, key string) (any, error) {
 			return nil, fmt.Errorf("%s has no output %q", ref.kind, key)
 		}
 		return v, nil
-	case "git-open-pr":
-		switch key {
-		case "pr.id":
-			return prNumber, nil
-		case "pr.url":
-			return "https://github.com/code-dot-org/k8s-gitops/pull/42", nil
-		}
-	case "git-wait-for-pr":
-		switch key {
-		case "commit":
-			return mergeCommit, nil
-		case "pr.id":
-			return prNumber, nil
-		case "pr.url":
-			return "https://github.com/code-dot-org/k8s-gitops/pull/42", nil
-		}
 	}
 	return nil, fmt.Errorf("step kind %s has no output %q", ref.kind, key)
 }

@@ -25,18 +25,24 @@ func TestExampleHarnessRejects(t *testing.T) {
 		"ctx.targetFreight.name",
 		"freightMetadata(ctx.targetFreight.name)['x']",
 	} {
-		if _, err := evalTemplate("${{ "+expr+" }}", env.eval); err == nil {
+		if _, err := env.evalString("${{ " + expr + " }}"); err == nil {
 			t.Errorf("expression %q was accepted", expr)
 		}
 	}
+	if _, err := env.evalString("https://${{ vars.nope }}/x"); err == nil {
+		t.Error("an unknown var inside a longer string was accepted")
+	}
+	if v, err := env.evalString("${{ commitFrom(vars.gitopsRepo, warehouse('w')).ID }}"); err != nil || v != freightCommit {
+		t.Errorf("commitFrom of the Stage's Warehouse = %v, %v; want the Freight commit", v, err)
+	}
 	env.earlier["promote"] = stepRef{kind: string(step.KindPromote), config: map[string]any{}}
-	if _, err := evalTemplate("${{ outputs.promote.nope }}", env.eval); err == nil {
+	if _, err := env.evalString("${{ outputs.promote.nope }}"); err == nil {
 		t.Error("an output argo-refs does not set was accepted")
 	}
-	if v, err := evalTemplate("${{ outputs.promote.attempts }}", env.eval); err != nil || v != 1.0 {
+	if v, err := env.evalString("${{ outputs.promote.attempts }}"); err != nil || v != 1.0 {
 		t.Errorf("a numeric output evaluates to %#v, %v; want the number 1 as Kargo makes it", v, err)
 	}
-	if _, err := evalTemplate("${{ vars.gitopsRepo", env.eval); err == nil {
+	if _, err := env.evalString("${{ vars.gitopsRepo"); err == nil {
 		t.Error("an unclosed expression was accepted")
 	}
 	if _, err := parseStepConfig(map[string]any{"repoURL": "https://example.test/g.git", "buildLockDirs": "x"}); err == nil {

@@ -61,13 +61,12 @@ func evaluateStage(d doc) ([]evaluatedStep, error) {
 				return nil, fmt.Errorf("steps[%d] (%s): unexpected key %q", i, uses, k)
 			}
 		}
-		cfg, err := evalTree(dig(s, "config"), env.eval)
+		if _, ok := dig(s, "config").(map[string]any); !ok {
+			return nil, fmt.Errorf("steps[%d] (%s) has no config mapping", i, uses)
+		}
+		m, err := env.evalConfig(dig(s, "config"))
 		if err != nil {
 			return nil, fmt.Errorf("steps[%d] (%s) config: %w", i, uses, err)
-		}
-		m, _ := cfg.(map[string]any)
-		if m == nil {
-			return nil, fmt.Errorf("steps[%d] (%s) has no config mapping", i, uses)
 		}
 		if as != "" {
 			if _, dup := env.earlier[as]; dup {

@@ -1,11 +1,14 @@
 package examples_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -45,7 +48,7 @@ func TestExampleWorkflowPublishes(t *testing.T) {
 		return nil, errors.New("unknown expression")
 	}
 	// Every expression in the workflow must be one of the above.
-	if _, err := evalTree(wf, ghEval); err != nil {
+	if _, err := ghTree(wf, ghEval); err != nil {
 		t.Fatalf("workflow: %v", err)
 	}
 
@@ -81,7 +84,7 @@ func TestExampleWorkflowPublishes(t *testing.T) {
 	if str(publish, "env", "ARGO_REFS_REGISTRY_USERNAME") == "" {
 		t.Error("publish checks the tag in the registry and needs ARGO_REFS_REGISTRY_USERNAME")
 	}
-	argsV, err := evalTemplate(str(publish, "with", "args"), ghEval)
+	argsV, err := ghTemplate(str(publish, "with", "args"), ghEval)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,8 +114,93 @@ func TestExampleWorkflowPublishes(t *testing.T) {
 	if !reflect.DeepEqual(flags, want) {
 		t.Errorf("argo-refs publish flags = %v\nwant %v", flags, want)
 	}
-	tags, err := evalTemplate(str(build, "with", "tags"), ghEval)
+	tags, err := ghTemplate(str(build, "with", "tags"), ghEval)
 	if err != nil || tags != imageRef {
 		t.Errorf("the image is pushed as %v, but published as %s", tags, imageRef)
 	}
+}
+
+// evaluator resolves the ${{ ... }} expressions of one GitHub Actions
+// context; anything it does not know is an error.
+type evaluator func(expr string) (any, error)
+
+var exprRE = regexp.MustCompile(`\$\{\{(.*?)\}\}`)
+
+// ghTemplate substitutes every ${{ expr }} in s. As GitHub and Kargo do, a template
+// with an expression whose result reads as a number, a bool or JSON becomes
+// that value; a result wrapped in double quotes (quote()) stays a string.
+func ghTemplate(s string, eval evaluator) (any, error) {
+	if !strings.Contains(s, "${{") {
+		return s, nil
+	}
+	if strings.Count(s, "${{") != len(exprRE.FindAllString(s, -1)) {
+		return nil, fmt.Errorf("unclosed expression in %q", s)
+	}
+	var firstErr error
+	out := exprRE.ReplaceAllStringFunc(s, func(m string) string {
+		expr := strings.TrimSpace(m[3 : len(m)-2])
+		v, err := eval(expr)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("expression %q: %w", expr, err)
+			}
+			return ""
+		}
+		if sv, ok := v.(string); ok {
+			return sv
+		}
+		b, _ := json.Marshal(v)
+		return string(b)
+	})
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	trimmed, hadNewline := strings.CutSuffix(out, "\n")
+	if len(trimmed) > 1 && strings.HasPrefix(trimmed, `"`) && strings.HasSuffix(trimmed, `"`) {
+		trimmed = trimmed[1 : len(trimmed)-1]
+		if hadNewline {
+			trimmed += "\n"
+		}
+		return trimmed, nil
+	}
+	if f, err := strconv.ParseFloat(trimmed, 64); err == nil {
+		return f, nil
+	}
+	if b, err := strconv.ParseBool(trimmed); err == nil {
+		return b, nil
+	}
+	var j any
+	if err := json.Unmarshal([]byte(trimmed), &j); err == nil {
+		return j, nil
+	}
+	return out, nil
+}
+
+// ghTree returns a copy of v with every string template evaluated.
+func ghTree(v any, eval evaluator) (any, error) {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			r, err := ghTree(e, eval)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", k, err)
+			}
+			out[k] = r
+		}
+		return out, nil
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			r, err := ghTree(e, eval)
+			if err != nil {
+				return nil, fmt.Errorf("[%d]: %w", i, err)
+			}
+			out[i] = r
+		}
+		return out, nil
+	case string:
+		return ghTemplate(x, eval)
+	}
+	return v, nil
 }

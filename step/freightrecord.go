@@ -30,9 +30,13 @@ type freightRecord struct {
 	guess  *sourceGuess
 }
 
-// lookupRecord looks the run's record up in the Runner's cache, waiting
-// for another run's read of it if there is one.
-func (r *runner) lookupRecord(ctx context.Context, remote *gitrepo.Remote) (*freightRecord, error) {
+// openFreight opens the GitOps repository and looks the run's record up in
+// the Runner's cache, waiting for another run's read of it if there is one.
+func (r *runner) openFreight(ctx context.Context) (*freightRecord, error) {
+	remote, err := gitrepo.Open(ctx, r.plan.RepoURL, r.gitOptions(r.plan.RepoURL, r.plan.GitAuth))
+	if err != nil {
+		return nil, fmt.Errorf("opening the GitOps repository: %w", err)
+	}
 	key := newRecordKey(r.plan.RepoURL, r.freight, r.plan.BuildLockDir, r.plan.GitAuth, r.plan.InsecureSkipTLSVerifyHosts)
 	cached, claim, err := r.records.lookup(ctx, key)
 	if err != nil {

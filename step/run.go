@@ -95,11 +95,7 @@ type runner struct {
 
 // verify reads the record at the Freight commit and checks it.
 func (r *runner) verify(ctx context.Context) (*outcome, error) {
-	remote, err := r.openGitOps(ctx)
-	if err != nil {
-		return nil, err
-	}
-	fr, err := r.lookupRecord(ctx, remote)
+	fr, err := r.openFreight(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -120,19 +116,16 @@ func (r *runner) verify(ctx context.Context) (*outcome, error) {
 // promote reads and checks the record, then moves the targets on the
 // branch tip in one commit, retrying on push races.
 func (r *runner) promote(ctx context.Context) (*outcome, error) {
-	remote, err := r.openGitOps(ctx)
-	if err != nil {
-		return nil, err
-	}
-	branch, uopts, err := r.pushTarget(ctx, remote)
-	if err != nil {
-		return nil, err
-	}
-	fr, err := r.lookupRecord(ctx, remote)
+	fr, err := r.openFreight(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer fr.close()
+	remote := fr.remote
+	branch, uopts, err := r.pushTarget(ctx, remote)
+	if err != nil {
+		return nil, err
+	}
 	if fr.needsFetch() {
 		// The Freight commit comes in the same request as the tip.
 		uopts.Also = []plumbing.Hash{r.freight}
@@ -187,15 +180,6 @@ func (r *runner) promote(ctx context.Context) (*outcome, error) {
 		out.changed = slices.ContainsFunc(edits, fileEdit.changed)
 	}
 	return out, nil
-}
-
-// openGitOps opens the GitOps repository.
-func (r *runner) openGitOps(ctx context.Context) (*gitrepo.Remote, error) {
-	remote, err := gitrepo.Open(ctx, r.plan.RepoURL, r.gitOptions(r.plan.RepoURL, r.plan.GitAuth))
-	if err != nil {
-		return nil, fmt.Errorf("opening the GitOps repository: %w", err)
-	}
-	return remote, nil
 }
 
 // pushTarget returns the branch to edit and how to push: to it, or to a

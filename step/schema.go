@@ -161,26 +161,13 @@ func (cs *configSchema) node(schemaURL string) map[string]any {
 	if f, err := url.PathUnescape(frag); err == nil {
 		frag = f
 	}
-	var v any = cs.doc
+	var tokens []string
 	for _, tok := range strings.Split(strings.TrimPrefix(frag, "/"), "/") {
-		if tok == "" {
-			continue
-		}
-		tok = strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
-		switch c := v.(type) {
-		case map[string]any:
-			v = c[tok]
-		case []any:
-			i, err := strconv.Atoi(tok)
-			if err != nil || i < 0 || i >= len(c) {
-				return nil
-			}
-			v = c[i]
-		default:
-			return nil
+		if tok != "" {
+			tokens = append(tokens, strings.NewReplacer("~1", "/", "~0", "~").Replace(tok))
 		}
 	}
-	return asObject(v)
+	return asObject(valueAt(cs.doc, tokens))
 }
 
 // oneOfRequired lists, in schema order, the keys the branches of node's
@@ -199,7 +186,8 @@ func (cs *configSchema) oneOfRequired(node map[string]any) []string {
 	return kinds
 }
 
-// valueAt returns the instance value at a JSON pointer's tokens, or nil.
+// valueAt returns the value at a JSON pointer's (unescaped) tokens inside a
+// decoded JSON document, or nil.
 func valueAt(v any, tokens []string) any {
 	for _, tok := range tokens {
 		switch c := v.(type) {

@@ -7,46 +7,16 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/argo-refs/argo-refs/internal/layout"
 )
 
 // gitopsFiles is the helm layout of CONTRACTS §2 for two stages, with the
 // comments and quoting people keep in such files.
 func gitopsFiles(gitURL string) map[string]string {
 	files := map[string]string{
-		"apps/codeai/applicationset.yaml": fmt.Sprintf(`apiVersion: argoproj.io/v1alpha1
-kind: ApplicationSet
-metadata:
-  name: codeai
-  namespace: argocd
-spec:
-  generators:
-    - git:
-        repoURL: %[1]s/gitops.git
-        revision: main
-        files:
-          - path: apps/codeai/deployments/*/deployment.yaml
-  template:
-    metadata:
-      name: codeai-{{path.basename}}
-    spec:
-      project: default
-      sources:
-        - repoURL: %[1]s/source.git
-          targetRevision: '{{targetRevision}}'
-          path: k8s/helm
-          helm:
-            releaseName: '{{path.basename}}'
-            valueFiles:
-              - $values/apps/codeai/envTypes/{{envType}}.values.yaml
-              - $values/apps/codeai/deployments/{{path.basename}}/values.yaml
-        - repoURL: %[1]s/gitops.git
-          targetRevision: main
-          ref: values
-      destination:
-        server: https://kubernetes.default.svc
-        namespace: '{{namespace}}'
-`, gitURL),
-		"warehouses/codeai/builds/.keep": "",
+		"apps/codeai/applicationset.yaml": layout.ApplicationSet(gitURL+"/gitops.git", gitURL+"/source.git"),
+		"warehouses/codeai/builds/.keep":  "",
 	}
 	for _, stage := range []string{"staging", "production"} {
 		files["apps/codeai/deployments/"+stage+"/deployment.yaml"] = fmt.Sprintf(`# Read by the codeai ApplicationSet; Kargo moves targetRevision.

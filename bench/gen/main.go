@@ -5,6 +5,10 @@
 // a seed and cached: a repo whose stamp matches is not generated again.
 //
 //	go run ./bench/gen -dir /tmp/argo-refs-bench
+//
+// It is one file of about 560 lines because it is one fast-import script
+// per repository, written top to bottom in the order git reads it; the
+// layout the GitOps repos share with the demo is in internal/layout.
 package main
 
 import (

@@ -2,6 +2,11 @@
 // running gitserve, each way as a whole process, and writes a Markdown table
 // with medians, ratios and the targets checked. bench/run.sh builds,
 // generates, starts gitserve and calls it; run that instead.
+//
+// main.go is long (the table of ways and scenarios, the measuring loop and
+// the Markdown writer) because the table and the loop are read together:
+// each way's row is checked against its scenario's target right where it
+// is measured. extra.go holds the serve and publish measurements.
 package main
 
 import (

@@ -26,7 +26,7 @@ func Parse(file string, data []byte) (*Record, error) {
 	if err := checkEncoding(file, data); err != nil {
 		return nil, err
 	}
-	root, err := checkStructure(file, data)
+	root, err := checkStructure(file, data, recordSpec, "a build-lock record mapping")
 	if err != nil {
 		return nil, err
 	}
@@ -129,12 +129,13 @@ var recordSpec = []fieldSpec{
 // checkStructure parses data into yaml.v3 nodes, which keeps aliases as alias
 // nodes instead of expanding them, and checks the shape of the document:
 // one document, one mapping, known keys once each, string leaves, no anchors.
-func checkStructure(file string, data []byte) (*yamlv3.Node, error) {
+// want says what the file should hold, for the message about an empty one.
+func checkStructure(file string, data []byte, spec []fieldSpec, want string) (*yamlv3.Node, error) {
 	dec := yamlv3.NewDecoder(bytes.NewReader(data))
 	var doc yamlv3.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, &FieldError{File: file, Problem: "is empty; expected a build-lock record mapping"}
+			return nil, &FieldError{File: file, Problem: "is empty; expected " + want}
 		}
 		return nil, &FieldError{File: file, Problem: fmt.Sprintf("is not valid YAML: %v", err)}
 	}
@@ -148,7 +149,7 @@ func checkStructure(file string, data []byte) (*yamlv3.Node, error) {
 	if len(doc.Content) != 1 {
 		return nil, &FieldError{File: file, Problem: "expected one mapping in the document"}
 	}
-	if err := checkMapping(file, "", doc.Content[0], recordSpec); err != nil {
+	if err := checkMapping(file, "", doc.Content[0], spec); err != nil {
 		return nil, err
 	}
 	return doc.Content[0], nil

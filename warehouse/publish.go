@@ -80,32 +80,37 @@ func plan(rec *Record, dir string, hist, cur []byte, force bool) (changes map[st
 	if hist == nil {
 		changes[histPath] = want
 	}
-	writeCurrent := cur == nil || force
-	holds = rec.ReleaseID
-	if !writeCurrent {
+	holds, outcome = decideCurrent(changes, curPath, cur, want, rec.ReleaseID, func(cur []byte) string {
 		existing, perr := Parse(curPath, cur)
-		switch {
-		case perr != nil:
+		if force || perr != nil || !existing.CreatedAt.After(rec.CreatedAt) {
 			// A damaged current.yaml is repaired by the next valid record.
-			writeCurrent = true
-		case existing.CreatedAt.After(rec.CreatedAt):
-			holds = existing.ReleaseID
-		default:
-			writeCurrent = true
+			return ""
+		}
+		return existing.ReleaseID
+	})
+	return changes, holds, outcome, nil
+}
+
+// decideCurrent adds current.yaml (found as cur, nil when absent) to
+// changes as want, the record id, unless newerHolder says it holds a newer
+// valid record (its id; "" when it does not), and names the outcome.
+func decideCurrent(changes map[string][]byte, curPath string, cur, want []byte, id string, newerHolder func(cur []byte) string) (holds string, outcome Outcome) {
+	holds = id
+	if cur != nil {
+		if h := newerHolder(cur); h != "" {
+			holds = h
 		}
 	}
-	if writeCurrent && !bytes.Equal(cur, want) {
+	if holds == id && !bytes.Equal(cur, want) {
 		changes[curPath] = want
 	}
 	switch {
 	case len(changes) == 0:
-		outcome = OutcomeUnchanged
-	case holds != rec.ReleaseID:
-		outcome = OutcomeHistoricalOnly
-	default:
-		outcome = OutcomePublished
+		return holds, OutcomeUnchanged
+	case holds != id:
+		return holds, OutcomeHistoricalOnly
 	}
-	return changes, holds, outcome, nil
+	return holds, OutcomePublished
 }
 
 func (o PublishOptions) message(rec *Record) string {

@@ -87,6 +87,7 @@ func commands() []*command {
 	cmds := []*command{
 		versionCmd(),
 		publishCmd(),
+		legacyMergeCmd(),
 		imagesCmd(),
 		promoteCmd(),
 		verifyCmd(),

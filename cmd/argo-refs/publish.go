@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -21,15 +19,11 @@ import (
 )
 
 type publishFlags struct {
+	gitopsFlags
 	gitCommit, imageRef, imageDigest, createdAt string
-	outputDir                                   string
-	repo, branch, dir                           string
+	outputDir, dir                              string
 	packagingKind, sourceRepo, sourcePath       string
-	message, output, passwordFile               string
-	authorName, authorEmail                     string
 	forceCurrent, skipRegistryCheck             bool
-	insecureHosts                               []string
-	timeout                                     time.Duration
 }
 
 func publishCmd() *command {
@@ -46,21 +40,13 @@ func publishCmd() *command {
 			fs.StringVar(&f.imageDigest, "image-digest", "", "image digest sha256:<64 hex>; empty: the digest the registry reports for --image-ref")
 			fs.StringVar(&f.createdAt, "created-at", "", "record time, RFC 3339 (default: now, UTC)")
 			fs.StringVar(&f.outputDir, "output-dir", "", "write the two files into this local directory instead of pushing")
-			fs.StringVar(&f.repo, "repo", "", "GitOps repository URL (https)")
-			fs.StringVar(&f.branch, "branch", "main", "branch to commit to")
 			fs.StringVar(&f.dir, "dir", "", "build-lock directory in the repository, e.g. warehouses/app/builds")
 			fs.StringVar(&f.packagingKind, "packaging-kind", warehouse.PackagingHelm, "helm or kustomize")
 			fs.StringVar(&f.sourceRepo, "source-repo", "", "source repository URL the packaging is rendered from")
 			fs.StringVar(&f.sourcePath, "source-path", "k8s/helm", "path of the chart or kustomize base in the source repository")
-			fs.StringVar(&f.message, "message", "", "commit message (default names the release)")
-			fs.StringVar(&f.authorName, "author-name", "argo-refs", "commit author name")
-			fs.StringVar(&f.authorEmail, "author-email", "argo-refs@users.noreply.github.com", "commit author email")
 			fs.BoolVar(&f.forceCurrent, "force-current", false, "write current.yaml even when it holds a newer record")
 			fs.BoolVar(&f.skipRegistryCheck, "skip-registry-check", false, "do not check --image-ref against the registry (offline use)")
-			fs.StringVar(&f.passwordFile, "password-file", "", "file holding the Git password or token (else GIT_PASSWORD or GITHUB_TOKEN)")
-			fs.StringSliceVar(&f.insecureHosts, "insecure-http-hosts", nil, "`HOSTS` (host or host:port, comma-separated or repeated) allowed over plain http besides loopback")
-			fs.StringVarP(&f.output, "output", "o", "text", "text or json")
-			fs.DurationVar(&f.timeout, "timeout", 2*time.Minute, "bound on the whole publish")
+			f.register(fs, "the release")
 		},
 		run: func(ctx context.Context, io stdio, _ *pflag.FlagSet, args []string) error {
 			return runPublish(ctx, io, f, args)
@@ -72,8 +58,8 @@ func runPublish(ctx context.Context, io stdio, f *publishFlags, args []string) e
 	if len(args) > 0 {
 		return usageError("unexpected arguments %q", args)
 	}
-	if f.output != "text" && f.output != "json" {
-		return usageError("--output must be text or json, not %q", f.output)
+	if err := f.checkOutput(); err != nil {
+		return err
 	}
 	if (f.outputDir == "") == (f.repo == "") {
 		return usageError("give exactly one of --repo (push) or --output-dir (local write)")
@@ -91,14 +77,9 @@ func runPublish(ctx context.Context, io stdio, f *publishFlags, args []string) e
 	}
 	created := time.Now().UTC()
 	if f.createdAt != "" {
-		t, err := time.Parse(time.RFC3339, f.createdAt)
+		t, err := parseEventTime("created-at", f.createdAt)
 		if err != nil {
-			return usageError("--created-at: want RFC 3339 such as 2026-03-22T10:10:09Z, found %q", f.createdAt)
-		}
-		// A record from the future would hold current.yaml for ever: no
-		// later build could be newer.
-		if limit := time.Now().Add(maxClockSkew); t.After(limit) {
-			return usageError("--created-at %s is in the future (more than %s ahead of this machine's clock); a record from the future would keep current.yaml from ever moving again", f.createdAt, maxClockSkew)
+			return err
 		}
 		created = t
 	}
@@ -128,20 +109,11 @@ func runPublish(ctx context.Context, io stdio, f *publishFlags, args []string) e
 	if f.outputDir != "" {
 		res, err = warehouse.PublishLocal(f.outputDir, rec, f.forceCurrent)
 	} else {
-		var auth *gitrepo.Auth
-		if auth, err = gitAuthFromEnv(io.getenv, f.passwordFile); err != nil {
-			return err
-		}
 		var remote *gitrepo.Remote
-		remote, err = gitrepo.Open(ctx, f.repo, gitrepo.Options{
-			Auth:              auth,
-			AllowInsecureHTTP: plainHTTPListed(f.repo, f.insecureHosts),
-		})
-		if err == nil {
+		if remote, err = f.open(ctx, io); err == nil {
 			res, err = warehouse.Publish(ctx, remote, rec, warehouse.PublishOptions{
 				Dir: f.dir, Branch: f.branch, Message: f.message, ForceCurrent: f.forceCurrent,
-				Author:     gitrepo.Signature{Name: f.authorName, Email: f.authorEmail},
-				BeforePush: registryDone,
+				Author: f.author(), BeforePush: registryDone,
 			})
 		}
 	}
@@ -242,7 +214,10 @@ func registryExit(err error) error {
 }
 
 func publishExit(err error) error {
+	var ee *exitError
 	switch {
+	case errors.As(err, &ee):
+		return err
 	case errors.Is(err, warehouse.ErrConflict), errors.Is(err, gitrepo.ErrAuth),
 		errors.Is(err, gitrepo.ErrBranchNotFound), errors.Is(err, gitrepo.ErrPathOutsideRepo), errors.Is(err, gitrepo.ErrNotRegularFile),
 		errors.Is(err, gitrepo.ErrPushRefused), errors.Is(err, gitrepo.ErrRedirect):
@@ -272,37 +247,4 @@ func printPublish(io stdio, f *publishFlags, res warehouse.PublishResult, regist
 		fmt.Fprintf(w, "  commit:   %s (%d attempt(s))\n", res.Commit, res.Attempts)
 	}
 	fmt.Fprintf(w, "  registry: %s\n", registryNote)
-}
-
-// gitAuthFromEnv reads Git credentials from the environment
-// (netpolicy.GitFromEnv, the rules the step uses) or, for the password,
-// from a file; never from flags.
-func gitAuthFromEnv(getenv func(string) string, passwordFile string) (*gitrepo.Auth, error) {
-	if passwordFile != "" {
-		data, err := os.ReadFile(passwordFile)
-		if err != nil {
-			return nil, usageError("reading --password-file: %v", errors.Unwrap(err))
-		}
-		pass := strings.TrimSpace(string(data))
-		if pass == "" {
-			return nil, usageError("--password-file %s is empty", passwordFile)
-		}
-		user := getenv(netpolicy.EnvGitUsername)
-		if user == "" {
-			user = netpolicy.GitHubTokenUser
-		}
-		return &gitrepo.Auth{Username: user, Password: pass}, nil
-	}
-	auth, err := netpolicy.GitFromEnv(getenv)
-	if err != nil {
-		return nil, usageError("%v", err)
-	}
-	return auth, nil
-}
-
-// plainHTTPListed reports whether raw's host is one plain http may reach
-// (netpolicy's rule: loopback, or listed).
-func plainHTTPListed(raw string, hosts []string) bool {
-	u, err := url.Parse(raw)
-	return err == nil && netpolicy.PlainHTTPAllowed(u.Host, hosts)
 }

@@ -72,6 +72,9 @@ type Config struct {
 	Packaging *PackagingExpect `json:"packaging,omitempty"`
 	// Checks selects the verifications.
 	Checks Checks `json:"checks,omitempty"`
+	// Gates are what argo-refs-promote requires at the branch tip before
+	// it edits anything.
+	Gates *Gates `json:"gates,omitempty"`
 	// Targets are what argo-refs-promote edits.
 	Targets []Target `json:"targets,omitempty"`
 	// Message is the commit message template; default DefaultMessage.
@@ -128,6 +131,20 @@ func (c Checks) SourceCommitEnabled() bool { return boolOr(c.SourceCommit, true)
 // ImageRevisionLabelEnabled reports whether the image revision label is
 // checked (default false).
 func (c Checks) ImageRevisionLabelEnabled() bool { return boolOr(c.ImageRevisionLabel, false) }
+
+// Gates are conditions a promotion must meet at the tip of the branch it
+// edits; nil fields are not checked.
+type Gates struct {
+	LegacyGitflow *LegacyGitflowGate `json:"legacyGitflow,omitempty"`
+}
+
+// LegacyGitflowGate requires the release's legacy gitflow merge record.
+type LegacyGitflowGate struct {
+	// Env is the legacy branch (warehouse.LegacyEnvs).
+	Env string `json:"env"`
+	// Dir defaults to warehouses/<app>/legacy-gitflow.
+	Dir string `json:"dir,omitempty"`
+}
 
 // Target is one thing argo-refs-promote edits; exactly one field is set.
 type Target struct {

@@ -46,6 +46,8 @@ type Plan struct {
 	RegistryAuth *RegistryCredentials
 	// Checks are the verifications to run.
 	Checks EnabledChecks
+	// LegacyGate, when set, is the legacy gitflow gate of argo-refs-promote.
+	LegacyGate *LegacyGitflowGate
 	// Packaging holds expectations on the record; empty fields unchecked.
 	Packaging PackagingExpect
 	// ImageRepository, when set, is the only repository the record's image
@@ -158,6 +160,11 @@ func (c *Config) Resolve(kind Kind, sc Context, getenv func(string) string) (*Pl
 	}
 
 	p.PushBranch = p.Branch
+	if kind == KindVerify && c.Gates != nil && c.Gates.LegacyGitflow != nil {
+		// A verification reads the Freight commit only; a gate there would
+		// pass or fail on a tip it never read.
+		add("/gates", "%s checks no gates (they are read at the branch tip %s edits); move them to the %s step", KindVerify, KindPromote, KindPromote)
+	}
 	if kind == KindPromote {
 		switch {
 		case c.TargetBranch != "":
@@ -177,6 +184,16 @@ func (c *Config) Resolve(kind Kind, sc Context, getenv func(string) string) (*Pl
 		}
 		if len(c.Targets) == 0 {
 			add("/targets", "%s needs at least one target", KindPromote)
+		}
+		if g := c.Gates; g != nil && g.LegacyGitflow != nil {
+			gate := *g.LegacyGitflow
+			if gate.Dir == "" && p.App != "" {
+				gate.Dir = path.Join("warehouses", p.App, "legacy-gitflow")
+			}
+			if gate.Dir == "" {
+				add("/gates/legacyGitflow/dir", "has no default: set it, or set app (buildLockDir %q is not warehouses/<app>/builds)", c.BuildLockDir)
+			}
+			p.LegacyGate = &gate
 		}
 		p.Targets = c.resolveTargets(p, &ps)
 		if len(ps) == 0 && p.Stage != "" && len(p.Targets) > 0 && !c.AllowTargetsOutsideStage && !targetsNameStage(p.Targets, p.Stage) {

@@ -31,7 +31,8 @@ type outcome struct {
 	diff         string
 	stage        string
 	freight      string
-	skipped      []string // checks the config turned off
+	skipped      []string       // checks the config turned off
+	legacyGate   map[string]any // what the legacy gitflow gate read; nil without the gate
 }
 
 // classify marks the errors that retrying cannot fix as terminal. It is the
@@ -99,6 +100,9 @@ func resultFor(out *outcome, err error) Result {
 	}
 	if out.skipped != nil {
 		output[OutputSkippedChecks] = out.skipped
+	}
+	if out.legacyGate != nil {
+		output[OutputLegacyGitflow] = out.legacyGate
 	}
 	if out.branch != "" {
 		output[OutputBranch] = out.branch

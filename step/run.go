@@ -134,6 +134,7 @@ func (r *runner) promote(ctx context.Context) (*outcome, error) {
 		rec     *warehouse.Record
 		edits   []fileEdit
 		changes []TargetChange
+		gate    map[string]any
 	)
 	res, err := remote.Update(ctx, branch, uopts, func(ctx context.Context, tip gitrepo.Snapshot) (*gitrepo.Edit, error) {
 		var err error
@@ -144,8 +145,10 @@ func (r *runner) promote(ctx context.Context) (*outcome, error) {
 			if fr.needsFetch() {
 				reads[r.freight] = fr.paths()
 			}
-			// The tip may be the Freight commit itself.
+			// The tip may be the Freight commit itself. The gates' files
+			// come with the targets when the release is known by now.
 			reads[tip.Commit()] = append(reads[tip.Commit()], r.targetPaths()...)
+			reads[tip.Commit()] = append(reads[tip.Commit()], r.gatePaths(fr.releaseHint(ctx))...)
 			fr.startSourceCheck(ctx)
 			if err := remote.Prefetch(ctx, reads); err != nil {
 				r.log.Debug("prefetch failed; reading file by file", "error", err)
@@ -153,6 +156,9 @@ func (r *runner) promote(ctx context.Context) (*outcome, error) {
 			if rec, err = fr.readAndCheck(ctx); err != nil {
 				return nil, err
 			}
+		}
+		if gate, err = r.checkLegacyGate(ctx, tip, rec); err != nil {
+			return nil, err
 		}
 		if edits, changes, err = r.editTargets(ctx, tip, rec); err != nil {
 			return nil, err
@@ -167,6 +173,7 @@ func (r *runner) promote(ctx context.Context) (*outcome, error) {
 	}
 	out := r.newOutcome(rec)
 	out.targets = changes
+	out.legacyGate = gate
 	out.image = r.imageValue(rec, r.pinsDigest())
 	out.changed, out.attempts, out.branch = res.Changed, res.Attempts, res.Branch
 	out.gitopsCommit = res.Tip.String()

@@ -35,9 +35,27 @@ func (r *runner) guessSource(ctx context.Context, remote *gitrepo.Remote, freigh
 	if !r.plan.Checks.SourceCommit || want.SourceRepo == "" || want.SourcePath == "" {
 		return nil
 	}
+	commit := r.listedRelease(ctx, remote, freight)
+	if commit == "" {
+		return nil
+	}
+	gctx, cancel := context.WithCancel(ctx)
+	g := &sourceGuess{repo: want.SourceRepo, commit: commit, path: want.SourcePath, done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(g.done)
+		g.err = r.probeSource(gctx, g.repo, g.commit, g.path)
+	}()
+	return g
+}
+
+// listedRelease returns the gitCommit the Freight's build-lock directory
+// names without reading any file: the one historical git-<sha>.yaml whose
+// blob is current.yaml's (twins are byte-identical). "" when the listing
+// does not name exactly one; the record, once read, is what counts.
+func (r *runner) listedRelease(ctx context.Context, remote *gitrepo.Remote, freight plumbing.Hash) string {
 	files, err := remote.ListDir(ctx, freight, r.plan.BuildLockDir)
 	if err != nil {
-		return nil // reading the record reports it
+		return "" // reading the record reports it
 	}
 	var cur plumbing.Hash
 	for _, f := range files {
@@ -53,20 +71,11 @@ func (r *runner) guessSource(ctx context.Context, remote *gitrepo.Remote, freigh
 			continue
 		}
 		if commit != "" {
-			return nil
+			return ""
 		}
 		commit = c
 	}
-	if commit == "" {
-		return nil
-	}
-	gctx, cancel := context.WithCancel(ctx)
-	g := &sourceGuess{repo: want.SourceRepo, commit: commit, path: want.SourcePath, done: make(chan struct{}), cancel: cancel}
-	go func() {
-		defer close(g.done)
-		g.err = r.probeSource(gctx, g.repo, g.commit, g.path)
-	}()
-	return g
+	return commit
 }
 
 // result waits for the guess's outcome and returns it with ok=true if the

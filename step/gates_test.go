@@ -1,0 +1,151 @@
+package step
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/argo-refs/argo-refs/internal/gittest"
+	"github.com/argo-refs/argo-refs/step/kargo"
+	"github.com/argo-refs/argo-refs/warehouse"
+)
+
+const legacyDir = "warehouses/codeai/legacy-gitflow"
+
+// commitLegacyMerge commits the merge record argo-refs legacy-merge writes.
+func (f *fixture) commitLegacyMerge(t *testing.T, env, revision string) {
+	t.Helper()
+	m, err := warehouse.NewLegacyMerge(revision, time.Date(2026, 3, 22, 12, 34, 56, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gittest.CommitFiles(t, f.gitopsDir, "main", map[string]string{
+		warehouse.LegacyMergedPath(legacyDir, env, revision): string(m.Render()),
+		warehouse.LegacyCurrentPath(legacyDir, env):         string(m.Render()),
+	}, "legacy merge into "+env)
+}
+
+// TestLegacyGitflowGate, on both layouts: without the merge record at the
+// branch tip the promotion fails and changes nothing; a legacy merge
+// committed after the Freight unblocks the same Freight; the outputs carry
+// what the gate read.
+func TestLegacyGitflowGate(t *testing.T) {
+	for _, layout := range []struct {
+		name    string
+		opt     fixtureOpt
+		targets []any
+		edited  string
+	}{
+		{"helm", fixtureOpt{}, []any{map[string]any{"deploymentFile": map[string]any{}}}, "apps/codeai/deployments/production/deployment.yaml"},
+		{"kustomize", fixtureOpt{kustomize: true}, []any{map[string]any{"kustomization": map[string]any{"path": "apps/codeai/deployments/staging/deploy/kustomization.yaml"}}}, "apps/codeai/deployments/staging/deploy/kustomization.yaml"},
+	} {
+		t.Run(layout.name, func(t *testing.T) {
+			f := newFixture(t, layout.opt)
+			stage := "production"
+			cfg := map[string]any{
+				"targets":                  layout.targets,
+				"gates":                    map[string]any{"legacyGitflow": map[string]any{"env": "production"}},
+				"allowTargetsOutsideStage": true,
+			}
+			want := legacyDir + "/production/merged/git-" + f.srcCommit + ".yaml"
+
+			// Merged into test only: production's gate is closed.
+			f.commitLegacyMerge(t, "test", f.srcCommit)
+			tip := f.tip(t)
+			res := f.run(t, KindPromote, stage, cfg)
+			wantStatus(t, res, kargo.StatusFailed, true)
+			for _, s := range []string{"legacy gitflow gate", want, "argo-refs legacy-merge --env production", "same Freight"} {
+				if !strings.Contains(res.Message, s) {
+					t.Fatalf("message %q lacks %q", res.Message, s)
+				}
+			}
+			if f.tip(t) != tip {
+				t.Fatal("a closed gate let the promotion push")
+			}
+
+			// The legacy merge lands after the Freight: the same Freight
+			// now passes, and the outputs say what the gate read.
+			f.commitLegacyMerge(t, "production", f.srcCommit)
+			res = f.run(t, KindPromote, stage, cfg)
+			wantStatus(t, res, kargo.StatusSucceeded, false)
+			got, _ := res.Output[OutputLegacyGitflow].(map[string]any)
+			if got["revision"] != f.srcCommit || got["tag"] != "git-"+f.srcCommit || got["mergedAt"] != "2026-03-22T12:34:56Z" || got["env"] != "production" || got["path"] != want {
+				t.Fatalf("output %s = %v", OutputLegacyGitflow, res.Output[OutputLegacyGitflow])
+			}
+			if !strings.Contains(f.show(t, "main", layout.edited), f.srcCommit) {
+				t.Fatalf("%s not promoted", layout.edited)
+			}
+		})
+	}
+}
+
+// TestLegacyGitflowGateRefusesAMismatchedRecord: a merge record under the
+// release's name that names another revision is a failure, not a pass.
+func TestLegacyGitflowGateRefusesAMismatchedRecord(t *testing.T) {
+	f := newFixture(t, fixtureOpt{})
+	other := strings.Repeat("a", 40)
+	m, err := warehouse.NewLegacyMerge(other, time.Date(2026, 3, 22, 12, 34, 56, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gittest.CommitFiles(t, f.gitopsDir, "main", map[string]string{
+		warehouse.LegacyMergedPath(legacyDir, "test", f.srcCommit): string(m.Render()),
+	}, "a hand-made record")
+	tip := f.tip(t)
+	res := f.run(t, KindPromote, "staging", map[string]any{"gates": map[string]any{"legacyGitflow": map[string]any{"env": "test"}}})
+	wantStatus(t, res, kargo.StatusFailed, true)
+	if !strings.Contains(res.Message, "records revision "+other) || f.tip(t) != tip {
+		t.Fatalf("message %q", res.Message)
+	}
+}
+
+// TestLegacyGitflowGateCostsNoRequest: with the gate, one promotion is
+// still four requests to the GitOps server (see TestPromotionRequestBudget):
+// the merge record comes with the targets.
+func TestLegacyGitflowGateCostsNoRequest(t *testing.T) {
+	f := newFixture(t, fixtureOpt{})
+	f.commitLegacyMerge(t, "test", f.srcCommit)
+	f.git.ResetStats()
+	res := f.run(t, KindPromote, "staging", map[string]any{
+		"checks": map[string]any{"sourceCommit": false},
+		"gates":  map[string]any{"legacyGitflow": map[string]any{"env": "test"}},
+	})
+	wantStatus(t, res, kargo.StatusSucceeded, false)
+	st := f.git.Stats()
+	got := fmt.Sprintf("info-refs %d, upload-pack %d, receive-pack %d", st.Service(gittest.ServiceInfoRefs).Requests,
+		st.Service(gittest.ServiceUploadPack).Requests, st.Service(gittest.ServiceReceivePack).Requests)
+	if got != "info-refs 1, upload-pack 2, receive-pack 1" || st.Requests != 4 {
+		t.Fatalf("requests with the gate: %s (%d in all), want 1, 2, 1", got, st.Requests)
+	}
+}
+
+func TestLegacyGitflowGateConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		kind Kind
+		cfg  string
+		want string
+	}{
+		{"unknown env", KindPromote, `{"env": "main"}`, `/gates/legacyGitflow/env: got "main", want one of "staging", "test", "levelbuilder", "production"`},
+		{"no env", KindPromote, `{}`, "/gates/legacyGitflow/env: required key is missing"},
+		{"misspelt key", KindPromote, `{"env": "test", "directory": "x"}`, `/gates/legacyGitflow/directory: unknown key; allowed: dir, env`},
+		{"verify takes no gates", KindVerify, `{"env": "test"}`, "/gates: argo-refs-verify checks no gates"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := `{"repoURL": "https://github.com/o/k8s-gitops.git", "buildLockDir": "warehouses/codeai/builds", "targets": [{"deploymentFile": {}}], "gates": {"legacyGitflow": ` + tc.cfg + `}}`
+			res := Run(t.Context(), tc.kind, testContext(), []byte(raw), Options{})
+			if res.Status != kargo.StatusFailed || !strings.Contains(res.Err.Error(), tc.want) {
+				t.Fatalf("status %s, error %v; want Failed with %q", res.Status, res.Err, tc.want)
+			}
+		})
+	}
+	cfg := mustParse(t, `{"repoURL": "`+testRepo+`", "buildLockDir": "warehouses/codeai/builds", "targets": [{"deploymentFile": {}}], "gates": {"legacyGitflow": {"env": "test"}}}`)
+	plan, err := cfg.Resolve(KindPromote, testContext(), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.LegacyGate == nil || plan.LegacyGate.Dir != legacyDir || plan.LegacyGate.Env != "test" {
+		t.Fatalf("plan gate %+v, %v; want test in %s", plan.LegacyGate, err, legacyDir)
+	}
+}

@@ -318,6 +318,7 @@ func checkLayoutStage(t *testing.T, l *layout, d doc, appSet doc) {
 	if got := str(cfg, "packaging", "kind"); got != l.name {
 		t.Errorf("%s: packaging.kind = %q, want %q for this layout", d, got, l.name)
 	}
+	checkLegacyGate(t, d, cfg, sub, app)
 
 	// The targets exist in this layout's GitOps tree, under the directory the
 	// ApplicationSet names this Stage's Application after.
@@ -593,4 +594,64 @@ func TestExampleDockerRunConfig(t *testing.T) {
 			t.Errorf("%s: %s = %v, but the staging Stage has %v", cfgDoc, k, cfgDoc.obj[k], stageCfg[k])
 		}
 	}
+}
+
+// legacyGateEnv is the legacy branch the plan's mapping requires a merge
+// into before a release enters each Stage; a Stage absent here has no gate.
+var legacyGateEnv = map[string]string{
+	"test":         "test",         // staging → test
+	"levelbuilder": "levelbuilder", // test → levelbuilder
+	"production":   "production",   // review-infra-changes (or test) → production
+}
+
+// checkLegacyGate checks a Stage's legacy gitflow gate against the plan's
+// mapping, and that the Warehouse never watches the merge records: a legacy
+// merge is not a release, and the gate reads the records at the branch tip.
+func checkLegacyGate(t *testing.T, d doc, cfg map[string]any, sub any, app string) {
+	t.Helper()
+	gate, _ := dig(cfg, "gates", "legacyGitflow").(map[string]any)
+	want, gated := legacyGateEnv[d.name()]
+	switch {
+	case gated && gate == nil:
+		t.Errorf("%s: the plan gates this Stage on the legacy %s branch; the config has no gates.legacyGitflow", d, want)
+		return
+	case !gated && gate != nil:
+		t.Errorf("%s: has a legacy gitflow gate the plan does not put here", d)
+		return
+	case !gated:
+		return
+	}
+	if got := str(gate, "env"); got != want {
+		t.Errorf("%s: gates.legacyGitflow.env = %q, want %q", d, got, want)
+	}
+	dir := str(gate, "dir")
+	if dir == "" {
+		dir = "warehouses/" + app + "/legacy-gitflow"
+	}
+	if dir != legacyWorkflowDir {
+		t.Errorf("%s: the gate reads %s, the workflow writes %s", d, dir, legacyWorkflowDir)
+	}
+	for _, p := range list(sub, "includePaths") {
+		for _, f := range []string{dir + "/" + want + "/current.yaml", dir + "/" + want + "/merged/git-" + sourceCommit + ".yaml"} {
+			if includePathMatches(fmt.Sprint(p), f) {
+				t.Errorf("%s: the Warehouse's includePaths entry %q covers %s: every legacy merge would become Freight", d, p, f)
+			}
+		}
+	}
+}
+
+// includePathMatches applies a Warehouse includePaths entry to a path the
+// way Kargo does: "glob:" and "regex:" (or "regexp:") prefixes, else a path
+// prefix.
+func includePathMatches(entry, p string) bool {
+	switch {
+	case strings.HasPrefix(entry, "glob:"):
+		ok, _ := path.Match(strings.TrimPrefix(entry, "glob:"), p)
+		return ok
+	case strings.HasPrefix(entry, "regex:"), strings.HasPrefix(entry, "regexp:"):
+		_, expr, _ := strings.Cut(entry, ":")
+		re, err := regexp.Compile(expr)
+		return err == nil && re.MatchString(p)
+	}
+	return p == entry || strings.HasPrefix(p, strings.TrimSuffix(entry, "/")+"/")
 }

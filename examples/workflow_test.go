@@ -204,3 +204,85 @@ func ghTree(v any, eval evaluator) (any, error) {
 	}
 	return v, nil
 }
+
+// legacyWorkflowDir is where record-legacy-merge.yaml writes the legacy
+// gitflow merge records (checked below), which the Stages' gates read.
+const legacyWorkflowDir = "warehouses/codeai/legacy-gitflow"
+
+func TestExampleWorkflowRecordsLegacyMerges(t *testing.T) {
+	data, err := os.ReadFile(filepath.FromSlash(".github/workflows/record-legacy-merge.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := parseDocs("record-legacy-merge.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wf := docs[0].obj
+	const sha = "0cc4cd87f40ae606d1822d5652b552f8c50a4668"
+	const mergedAt = "2026-03-22T12:34:56Z"
+	for _, branch := range []string{"staging", "test", "levelbuilder", "production"} {
+		ghEval := func(expr string) (any, error) {
+			switch expr {
+			case "github.sha":
+				return sha, nil
+			case "github.ref_name":
+				return branch, nil
+			case "steps.merge.outputs.at":
+				return mergedAt, nil
+			case "secrets.K8S_GITOPS_TOKEN":
+				return "token", nil
+			}
+			return nil, errors.New("unknown expression")
+		}
+		if _, err := ghTree(wf, ghEval); err != nil {
+			t.Fatalf("workflow: %v", err)
+		}
+		var record, merge map[string]any
+		for _, j := range dig(wf, "jobs").(map[string]any) {
+			for _, s := range list(j, "steps") {
+				m := s.(map[string]any)
+				if strings.HasPrefix(str(m, "uses"), "docker://") {
+					record = m
+				}
+				if str(m, "id") == "merge" {
+					merge = m
+				}
+			}
+		}
+		if record == nil || merge == nil || str(record, "uses") != "docker://"+pluginImage || str(record, "with", "entrypoint") != "/argo-refs" {
+			t.Fatalf("want a step with id merge and one running docker://%s with entrypoint /argo-refs", pluginImage)
+		}
+		// The merge time is the commit's, in the UTC seconds form the
+		// record takes, so a re-run writes the same bytes.
+		if run := str(merge, "run"); !strings.Contains(run, "TZ=UTC git show -s --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ HEAD") || !strings.Contains(run, "$GITHUB_OUTPUT") {
+			t.Errorf("merge-time step runs %q", run)
+		}
+		if !strings.HasPrefix(str(record, "env", "GITHUB_TOKEN"), "${{ secrets.") {
+			t.Error("the token must come from a secret")
+		}
+		argsV, err := ghTemplate(str(record, "with", "args"), ghEval)
+		if err != nil {
+			t.Fatal(err)
+		}
+		args := strings.Fields(fmt.Sprint(argsV))
+		flags := map[string]string{}
+		for i := 1; i+1 < len(args); i += 2 {
+			flags[args[i]] = args[i+1]
+		}
+		want := map[string]string{
+			"--repo": "https://github.com/code-dot-org/k8s-gitops.git", "--branch": "main", "--dir": legacyWorkflowDir,
+			"--env": branch, "--revision": sha, "--merged-at": mergedAt,
+		}
+		if len(args) == 0 || args[0] != "legacy-merge" || !reflect.DeepEqual(flags, want) {
+			t.Errorf("%s: args %v\nwant legacy-merge %v", branch, args, want)
+		}
+	}
+	var branches []string
+	for _, b := range list(wf, "on", "push", "branches") {
+		branches = append(branches, fmt.Sprint(b))
+	}
+	if !reflect.DeepEqual(branches, []string{"staging", "test", "levelbuilder", "production"}) {
+		t.Errorf("the workflow runs on pushes to %v, want the four legacy branches", branches)
+	}
+}

@@ -329,40 +329,42 @@ func TestExampleCommandsUseRealFlags(t *testing.T) {
 		t.Errorf("checked %d CustomPromotionSteps, want 2", checked)
 	}
 
-	data, err = os.ReadFile("../../examples/.github/workflows/publish-build-lock.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wf struct {
-		Jobs map[string]struct {
-			Steps []struct {
-				Uses string `json:"uses"`
-				With struct {
-					Args string `json:"args"`
-				} `json:"with"`
-			} `json:"steps"`
-		} `json:"jobs"`
-	}
-	if err := yaml.Unmarshal(data, &wf); err != nil {
-		t.Fatal(err)
-	}
-	expr := regexp.MustCompile(`\$\{\{.*?\}\}`)
-	runs := 0
-	for _, j := range wf.Jobs {
-		for _, s := range j.Steps {
-			if !strings.HasPrefix(s.Uses, "docker://ghcr.io/argo-refs/argo-refs:") {
-				continue
-			}
-			args := strings.Fields(expr.ReplaceAllString(s.With.Args, "x"))
-			if len(args) == 0 {
-				t.Fatal("the workflow runs the argo-refs image without args")
-			}
-			checkFlagsDefined(t, "publish-build-lock.yaml", args[0], args[1:])
-			runs++
+	for file, command := range map[string]string{"publish-build-lock.yaml": "publish", "record-legacy-merge.yaml": "legacy-merge"} {
+		data, err = os.ReadFile("../../examples/.github/workflows/" + file)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if runs != 1 {
-		t.Errorf("the workflow runs the argo-refs image %d times, want 1", runs)
+		var wf struct {
+			Jobs map[string]struct {
+				Steps []struct {
+					Uses string `json:"uses"`
+					With struct {
+						Args string `json:"args"`
+					} `json:"with"`
+				} `json:"steps"`
+			} `json:"jobs"`
+		}
+		if err := yaml.Unmarshal(data, &wf); err != nil {
+			t.Fatal(err)
+		}
+		expr := regexp.MustCompile(`\$\{\{.*?\}\}`)
+		runs := 0
+		for _, j := range wf.Jobs {
+			for _, s := range j.Steps {
+				if !strings.HasPrefix(s.Uses, "docker://ghcr.io/argo-refs/argo-refs:") {
+					continue
+				}
+				args := strings.Fields(expr.ReplaceAllString(s.With.Args, "x"))
+				if len(args) == 0 || args[0] != command {
+					t.Fatalf("%s runs the argo-refs image with args %v, want %s", file, args, command)
+				}
+				checkFlagsDefined(t, file, args[0], args[1:])
+				runs++
+			}
+		}
+		if runs != 1 {
+			t.Errorf("%s runs the argo-refs image %d times, want 1", file, runs)
+		}
 	}
 }
 

@@ -31,6 +31,7 @@ var secretValues = map[string]string{
 	"gitPassword":      "github_pat_example",
 	"registryUsername": "x-access-token",
 	"registryPassword": "ghp_example",
+	"githubToken":      "ghs_example",
 }
 
 // stageEnv is what a Stage's expressions can see while one of its steps runs.

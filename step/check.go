@@ -50,6 +50,13 @@ func (r *runner) check(ctx context.Context, rec *warehouse.Record, guess *source
 			errs[1] = r.checkSource(ctx, rec)
 		}()
 	}
+	if g := r.plan.Config.Gates; g != nil && g.SourceChecks != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.ciPassed, errs[2] = r.checkSourceChecks(ctx, rec)
+		}()
+	}
 	wg.Wait()
 	// A terminal finding outweighs a transient one: it will not pass later.
 	for _, e := range errs {

@@ -135,7 +135,17 @@ func (c Checks) ImageRevisionLabelEnabled() bool { return boolOr(c.ImageRevision
 // Gates are conditions a promotion must meet at the tip of the branch it
 // edits; nil fields are not checked.
 type Gates struct {
+	SourceChecks  *SourceChecksGate  `json:"sourceChecks,omitempty"`
 	LegacyGitflow *LegacyGitflowGate `json:"legacyGitflow,omitempty"`
+}
+
+// SourceChecksGate requires CI's results on the release's source commit.
+type SourceChecksGate struct {
+	// Contexts are the status contexts or check run names that must have
+	// succeeded; empty means every one, and at least one.
+	Contexts []string `json:"contexts,omitempty"`
+	// APIURL is the GitHub API; default https://api.github.com.
+	APIURL string `json:"apiURL,omitempty"`
 }
 
 // LegacyGitflowGate requires the release's legacy gitflow merge record.
@@ -197,6 +207,8 @@ type Author struct {
 type Credentials struct {
 	Git      *UserPass            `json:"git,omitempty"`
 	Registry *RegistryCredentials `json:"registry,omitempty"`
+	// GitHubAPI is the token gates.sourceChecks sends to the GitHub API.
+	GitHubAPI *netpolicy.Token `json:"githubAPI,omitempty"`
 }
 
 // RegistryCredentials are credentials for one registry host, sent to no

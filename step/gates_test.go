@@ -22,7 +22,7 @@ func (f *fixture) commitLegacyMerge(t *testing.T, env, revision string) {
 	}
 	gittest.CommitFiles(t, f.gitopsDir, "main", map[string]string{
 		warehouse.LegacyMergedPath(legacyDir, env, revision): string(m.Render()),
-		warehouse.LegacyCurrentPath(legacyDir, env):         string(m.Render()),
+		warehouse.LegacyCurrentPath(legacyDir, env):          string(m.Render()),
 	}, "legacy merge into "+env)
 }
 
@@ -130,7 +130,7 @@ func TestLegacyGitflowGateConfig(t *testing.T) {
 		{"unknown env", KindPromote, `{"env": "main"}`, `/gates/legacyGitflow/env: got "main", want one of "staging", "test", "levelbuilder", "production"`},
 		{"no env", KindPromote, `{}`, "/gates/legacyGitflow/env: required key is missing"},
 		{"misspelt key", KindPromote, `{"env": "test", "directory": "x"}`, `/gates/legacyGitflow/directory: unknown key; allowed: dir, env`},
-		{"verify takes no gates", KindVerify, `{"env": "test"}`, "/gates: argo-refs-verify checks no gates"},
+		{"verify takes no legacy gate", KindVerify, `{"env": "test"}`, "/gates/legacyGitflow: argo-refs-verify does not check it"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			raw := `{"repoURL": "https://github.com/o/k8s-gitops.git", "buildLockDir": "warehouses/codeai/builds", "targets": [{"deploymentFile": {}}], "gates": {"legacyGitflow": ` + tc.cfg + `}}`

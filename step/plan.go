@@ -161,9 +161,10 @@ func (c *Config) Resolve(kind Kind, sc Context, getenv func(string) string) (*Pl
 
 	p.PushBranch = p.Branch
 	if kind == KindVerify && c.Gates != nil && c.Gates.LegacyGitflow != nil {
+		// sourceChecks is about the source commit, and verify checks it.
 		// A verification reads the Freight commit only; a gate there would
 		// pass or fail on a tip it never read.
-		add("/gates", "%s checks no gates (they are read at the branch tip %s edits); move them to the %s step", KindVerify, KindPromote, KindPromote)
+		add("/gates/legacyGitflow", "%s does not check it (it is read at the branch tip %s edits); move it to the %s step", KindVerify, KindPromote, KindPromote)
 	}
 	if kind == KindPromote {
 		switch {

@@ -33,6 +33,7 @@ type outcome struct {
 	freight      string
 	skipped      []string       // checks the config turned off
 	legacyGate   map[string]any // what the legacy gitflow gate read; nil without the gate
+	ciPassed     []string       // the contexts the CI-result gate saw succeed; nil without the gate
 }
 
 // classify marks the errors that retrying cannot fix as terminal. It is the
@@ -103,6 +104,9 @@ func resultFor(out *outcome, err error) Result {
 	}
 	if out.legacyGate != nil {
 		output[OutputLegacyGitflow] = out.legacyGate
+	}
+	if out.ciPassed != nil {
+		output[OutputSourceChecks] = map[string]any{"passed": out.ciPassed}
 	}
 	if out.branch != "" {
 		output[OutputBranch] = out.branch

@@ -91,6 +91,8 @@ type runner struct {
 	opts    Options
 	log     *slog.Logger
 	freight plumbing.Hash
+	// ciPassed are the contexts the CI-result gate saw succeed.
+	ciPassed []string
 }
 
 // verify reads the record at the Freight commit and checks it.
@@ -237,7 +239,7 @@ func (r *runner) commitFor(rec *warehouse.Record, edits []fileEdit) (*gitrepo.Ed
 
 // newOutcome starts the outcome of a run that read and checked rec.
 func (r *runner) newOutcome(rec *warehouse.Record) *outcome {
-	return &outcome{record: rec, stage: r.plan.Stage, freight: r.plan.FreightCommit, skipped: r.plan.Checks.skipped()}
+	return &outcome{record: rec, stage: r.plan.Stage, freight: r.plan.FreightCommit, skipped: r.plan.Checks.skipped(), ciPassed: r.ciPassed}
 }
 
 func (r *runner) gitOptions(repoURL string, auth *UserPass) gitrepo.Options {

@@ -75,6 +75,7 @@ type fixtureOpt struct {
 	regMW        func(http.Handler) http.Handler
 	recordSource string // overrides the record's gitCommit (e.g. a missing commit)
 	recordPath   string // overrides the record's sourcePath
+	sourceName   string // the source repository's name on the server; default source.git
 }
 
 func newFixture(t *testing.T, o fixtureOpt) *fixture {
@@ -91,8 +92,9 @@ func newFixture(t *testing.T, o fixtureOpt) *fixture {
 	}
 	f.reg = regtest.New(t, ropts...)
 
-	f.sourceURL = f.git.CreateRepo(t, "source.git")
-	f.srcCommit = gittest.CommitFiles(t, f.git.Dir("source.git"), "main", map[string]string{
+	sourceName := cmpOr(o.sourceName, "source.git")
+	f.sourceURL = f.git.CreateRepo(t, sourceName)
+	f.srcCommit = gittest.CommitFiles(t, f.git.Dir(sourceName), "main", map[string]string{
 		"k8s/helm/Chart.yaml":                   "apiVersion: v2\nname: codeai\nversion: 0.1.0\n",
 		"k8s/kustomize/base/kustomization.yaml": "resources: []\n",
 	}, "chart")

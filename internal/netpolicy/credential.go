@@ -93,3 +93,39 @@ func (c RegistryCredentials) MarshalJSON() ([]byte, error) {
 
 // LogValue makes slog print the redacted form.
 func (c RegistryCredentials) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// Token is a bearer token (a GitHub API token). Formatting it, logging it
+// or marshalling it to JSON never shows it.
+type Token struct {
+	Value string `json:"token"`
+}
+
+// String returns a mask, or "" for an empty token.
+func (t Token) String() string {
+	if t.Value == "" {
+		return ""
+	}
+	return redactedPassword
+}
+
+// GoString returns a Go-syntax form with the token redacted.
+func (t Token) GoString() string { return fmt.Sprintf("netpolicy.Token{Value:%q}", t.String()) }
+
+// Format makes every fmt verb print the redacted form.
+func (t Token) Format(f fmt.State, verb rune) {
+	if verb == 'v' && f.Flag('#') {
+		_, _ = f.Write([]byte(t.GoString()))
+		return
+	}
+	_, _ = f.Write([]byte(t.String()))
+}
+
+// MarshalJSON encodes the redacted form.
+func (t Token) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Value string `json:"token"`
+	}{t.String()})
+}
+
+// LogValue makes slog print the redacted form.
+func (t Token) LogValue() slog.Value { return slog.StringValue(t.String()) }

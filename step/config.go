@@ -195,6 +195,13 @@ type KustomizationTarget struct {
 	ImageName string `json:"imageName,omitempty"`
 	// PinDigest sets digest instead of newTag.
 	PinDigest bool `json:"pinDigest,omitempty"`
+	// Contract applies the whole deploy-wrapper contract; default true.
+	Contract *bool `json:"contract,omitempty"`
+	// Strict refuses a wrapper with fields outside the contract.
+	Strict bool `json:"strict,omitempty"`
+	// DeploymentFile is the deployment's metadata; default deployment.yaml
+	// in the directory above the wrapper's.
+	DeploymentFile string `json:"deploymentFile,omitempty"`
 }
 
 // Author names the author and committer of the promotion commit.

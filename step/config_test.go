@@ -436,6 +436,10 @@ func TestResolveKustomizeAndOverrides(t *testing.T) {
 		Path:      "apps/codeai/deployments/production/deploy/kustomization.yaml",
 		ImageName: "code-dot-org",
 		PinDigest: true,
+		// The wrapper contract is on by default and reads the deployment's
+		// metadata next to deploy/.
+		Contract: true,
+		MetaPath: "apps/codeai/deployments/production/deployment.yaml",
 	}}
 	if !reflect.DeepEqual(plan.Targets, want) {
 		t.Errorf("targets = %+v\nwant %+v", plan.Targets, want)

@@ -84,6 +84,14 @@ func (r *runner) editTargets(ctx context.Context, tip gitrepo.Snapshot, rec *war
 			if t.PinDigest {
 				edit.Digest = rec.Image.Digest
 			}
+			if t.Contract {
+				envType, ns, merr := target.ReadDeploymentMeta(current[t.MetaPath])
+				if merr != nil {
+					err = Terminal(fmt.Errorf("targets[%d]: the wrapper contract reads %s: %w", i, t.MetaPath, merr))
+					break
+				}
+				edit.Contract = &target.WrapperContract{Namespace: ns, EnvType: envType, NewName: rec.ImageRepository(), Strict: t.Strict}
+			}
 			err = set(t.Path, func(in []byte) ([]byte, []target.Change, error) { return target.SetKustomization(in, edit) })
 		default:
 			err = Terminal(fmt.Errorf("unknown target kind %q", t.Kind))
@@ -106,6 +114,9 @@ func (r *runner) targetPaths() []string {
 		paths = appendUnique(paths, t.Path)
 		if t.Kind == TargetDeploymentFile && t.SetImage {
 			paths = appendUnique(paths, t.ValuesFile)
+		}
+		if t.MetaPath != "" {
+			paths = appendUnique(paths, t.MetaPath) // read, not edited
 		}
 	}
 	return paths

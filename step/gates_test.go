@@ -149,3 +149,41 @@ func TestLegacyGitflowGateConfig(t *testing.T) {
 		t.Fatalf("plan gate %+v, %v; want test in %s", plan.LegacyGate, err, legacyDir)
 	}
 }
+
+// TestKustomizeWrapperContract: the step reads envType and namespace from
+// the deployment's deployment.yaml at the tip and applies the whole wrapper
+// contract in the same commit; contract false edits the ref and the tag
+// only; strict refuses a wrapper with a field outside the contract.
+func TestKustomizeWrapperContract(t *testing.T) {
+	f := newFixture(t, fixtureOpt{kustomize: true})
+	wrapper := "apps/codeai/deployments/staging/deploy/kustomization.yaml"
+	gittest.CommitFiles(t, f.gitopsDir, "main", map[string]string{
+		"apps/codeai/deployments/staging/deployment.yaml": "envType: levelbuilder\nnamespace: staging-2\n",
+	}, "staging now runs the levelbuilder envType")
+
+	res := f.run(t, KindPromote, "staging", map[string]any{"targets": []any{map[string]any{"kustomization": map[string]any{"contract": false}}}})
+	wantStatus(t, res, kargo.StatusSucceeded, false)
+	if k := f.show(t, "main", wrapper); !strings.Contains(k, "namespace: staging\n") || !strings.Contains(k, "envTypes/staging\n") || !strings.Contains(k, "?ref="+f.srcCommit) {
+		t.Fatalf("contract false changed more than the ref and tag:\n%s", k)
+	}
+
+	res = f.run(t, KindPromote, "staging", map[string]any{"targets": []any{map[string]any{"kustomization": map[string]any{}}}})
+	wantStatus(t, res, kargo.StatusSucceeded, false)
+	k := f.show(t, "main", wrapper)
+	for _, want := range []string{"namespace: staging-2\n", "components:\n  - ../../../envTypes/levelbuilder\n", "    newName: " + f.reg.Ref(imageRepo) + "\n    newTag: git-" + f.srcCommit + "\n"} {
+		if !strings.Contains(k, want) {
+			t.Fatalf("wrapper lacks %q:\n%s", want, k)
+		}
+	}
+	if got := gittest.Git(t, f.gitopsDir, "diff", "--name-only", "main^", "main"); got != wrapper {
+		t.Fatalf("the commit changed %q, want only the wrapper (deployment.yaml is read, not written)", got)
+	}
+
+	gittest.CommitFiles(t, f.gitopsDir, "main", map[string]string{wrapper: k + "namePrefix: x-\n"}, "a hand edit")
+	tip := f.tip(t)
+	res = f.run(t, KindPromote, "staging", map[string]any{"targets": []any{map[string]any{"kustomization": map[string]any{"strict": true}}}})
+	wantStatus(t, res, kargo.StatusFailed, true)
+	if !strings.Contains(res.Message, `top-level field "namePrefix"`) || f.tip(t) != tip {
+		t.Fatalf("strict: %q", res.Message)
+	}
+}

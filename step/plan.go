@@ -101,6 +101,11 @@ type ResolvedTarget struct {
 	ImageName string
 	// PinDigest writes the image by digest.
 	PinDigest bool
+	// Contract applies the kustomize deploy-wrapper contract, reading
+	// MetaPath (the deployment's deployment.yaml); Strict refuses fields
+	// outside it.
+	Contract, Strict bool
+	MetaPath         string
 }
 
 // Resolve applies defaults, checks the rules of kind, defaults target paths
@@ -330,6 +335,16 @@ func (c *Config) resolveTargets(p *Plan, ps *[]problem) []ResolvedTarget {
 				Path:      pathOr(ptr+"/path", k.Path, "deploy/kustomization.yaml"),
 				ImageName: k.ImageName,
 				PinDigest: k.PinDigest,
+				Contract:  boolOr(k.Contract, true),
+				Strict:    k.Strict,
+			}
+			switch {
+			case !rt.Contract && k.Strict:
+				add(ptr+"/strict", "has no effect with contract false; drop one of them")
+			case rt.Contract && k.DeploymentFile != "":
+				rt.MetaPath = k.DeploymentFile
+			case rt.Contract && rt.Path != "":
+				rt.MetaPath = path.Join(path.Dir(path.Dir(rt.Path)), "deployment.yaml")
 			}
 		default:
 			add(base, "no target kind; set exactly one of deploymentFile, application, kustomization")

@@ -24,6 +24,9 @@ type KustomizeEdit struct {
 	// Digest, when non-empty, is set in digest (newTag is left alone); the
 	// entry must already have a digest key.
 	Digest string
+	// Contract, when set, applies the whole deploy-wrapper contract too
+	// (see WrapperContract): namespace, components and newName.
+	Contract *WrapperContract
 }
 
 var (
@@ -111,7 +114,15 @@ func SetKustomization(in []byte, e KustomizeEdit) (out []byte, changes []Change,
 	if err != nil {
 		return nil, nil, err
 	}
-	return out, append(changes, ch), nil
+	changes = append(changes, ch)
+	if e.Contract == nil {
+		return out, changes, nil
+	}
+	out, more, err := applyContract(out, *e.Contract, idx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, append(changes, more...), nil
 }
 
 // rootSequence returns the sequence under key in the first document.

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/argo-refs/argo-refs/internal/repolint"
 	"github.com/argo-refs/argo-refs/step"
 )
 
@@ -549,6 +550,8 @@ func TestExampleEveryDocumentIsKnown(t *testing.T) {
 		"v1 ConfigMap": true,
 		"ee.kargo.akuity.io/v1alpha1 CustomPromotionStep": true,
 		"kustomize.config.k8s.io/v1beta1 Kustomization":   true,
+		// envTypes, checked by TestExampleLayoutsPassLint.
+		"kustomize.config.k8s.io/v1alpha1 Component": true,
 	}
 	for _, d := range loadExamples(t) {
 		switch {
@@ -556,6 +559,7 @@ func TestExampleEveryDocumentIsKnown(t *testing.T) {
 		case d.kind() == " " && strings.HasPrefix(d.path, ".github/workflows/"):
 		case d.kind() == " " && strings.HasPrefix(d.path, "docker-run/"):
 		case d.kind() == " " && regexp.MustCompile(`^(helm|kustomize)/apps/codeai/deployments/[a-z0-9-]+/(deployment|values)\.yaml$`).MatchString(d.path):
+		case d.kind() == " " && regexp.MustCompile(`^helm/apps/codeai/envTypes/[a-z0-9-]+\.values\.yaml$`).MatchString(d.path):
 		default:
 			t.Errorf("%s: unexpected document %q; teach examples_test.go to check it", d, d.kind())
 		}
@@ -654,4 +658,18 @@ func includePathMatches(entry, p string) bool {
 		return err == nil && re.MatchString(p)
 	}
 	return p == entry || strings.HasPrefix(p, strings.TrimSuffix(entry, "/")+"/")
+}
+
+// TestExampleLayoutsPassLint: both layouts follow the contract argo-refs
+// lint checks, as the GitOps repository's CI would run it.
+func TestExampleLayoutsPassLint(t *testing.T) {
+	for _, layout := range []string{"helm", "kustomize"} {
+		vs, err := repolint.Lint(t.Context(), repolint.DirTree{Root: layout}, repolint.Options{App: "codeai", Layout: layout})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range vs {
+			t.Errorf("%s: %s", layout, v)
+		}
+	}
 }

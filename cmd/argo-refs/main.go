@@ -88,6 +88,7 @@ func commands() []*command {
 		versionCmd(),
 		publishCmd(),
 		legacyMergeCmd(),
+		lintCmd(),
 		imagesCmd(),
 		promoteCmd(),
 		verifyCmd(),

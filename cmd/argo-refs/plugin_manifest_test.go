@@ -329,7 +329,7 @@ func TestExampleCommandsUseRealFlags(t *testing.T) {
 		t.Errorf("checked %d CustomPromotionSteps, want 2", checked)
 	}
 
-	for file, command := range map[string]string{"publish-build-lock.yaml": "publish", "record-legacy-merge.yaml": "legacy-merge"} {
+	for file, command := range map[string]string{"publish-build-lock.yaml": "publish", "record-legacy-merge.yaml": "legacy-merge", "gitops-contract.yaml": "lint"} {
 		data, err = os.ReadFile("../../examples/.github/workflows/" + file)
 		if err != nil {
 			t.Fatal(err)

@@ -87,6 +87,9 @@ type Config struct {
 	TargetBranch string `json:"targetBranch,omitempty"`
 	// GenerateTargetBranch pushes to kargo/promotion/<promotion>.
 	GenerateTargetBranch bool `json:"generateTargetBranch,omitempty"`
+	// RequireAlreadyApplied makes argo-refs-promote fail unless the targets
+	// already hold the release; it pushes nothing.
+	RequireAlreadyApplied bool `json:"requireAlreadyApplied,omitempty"`
 	// AllowTargetsOutsideStage accepts targets none of whose paths names
 	// the stage.
 	AllowTargetsOutsideStage bool `json:"allowTargetsOutsideStage,omitempty"`

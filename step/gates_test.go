@@ -187,3 +187,30 @@ func TestKustomizeWrapperContract(t *testing.T) {
 		t.Fatalf("strict: %q", res.Message)
 	}
 }
+
+// TestRequireAlreadyApplied: the production Stage of a review flow pushes
+// nothing: it fails while the branch does not hold the release, and
+// succeeds (changed=false) once the review pull request is merged.
+func TestRequireAlreadyApplied(t *testing.T) {
+	f := newFixture(t, fixtureOpt{})
+	cfg := map[string]any{"requireAlreadyApplied": true}
+	tip := f.tip(t)
+	res := f.run(t, KindPromote, "staging", cfg)
+	wantStatus(t, res, kargo.StatusFailed, true)
+	if !strings.Contains(res.Message, "apps/codeai/deployments/staging/deployment.yaml, apps/codeai/deployments/staging/values.yaml on main") || !strings.Contains(res.Message, "merge the review pull request") || f.tip(t) != tip {
+		t.Fatalf("message %q", res.Message)
+	}
+	// The review pull request lands (here: the same edit, pushed by a
+	// promotion that may push).
+	wantStatus(t, f.run(t, KindPromote, "staging", nil), kargo.StatusSucceeded, false)
+	merged := f.tip(t)
+	res = f.run(t, KindPromote, "staging", cfg)
+	wantStatus(t, res, kargo.StatusSucceeded, false)
+	if res.Output[OutputChanged] != false || f.tip(t) != merged {
+		t.Fatalf("changed = %v, tip moved %v", res.Output[OutputChanged], f.tip(t) != merged)
+	}
+	bad := Run(t.Context(), KindPromote, testContext(), []byte(`{"repoURL": "`+testRepo+`", "buildLockDir": "warehouses/codeai/builds", "targets": [{"deploymentFile": {}}], "requireAlreadyApplied": true, "generateTargetBranch": true}`), Options{})
+	if bad.Status != kargo.StatusFailed || !strings.Contains(bad.Err.Error(), "/requireAlreadyApplied: pushes nothing") {
+		t.Fatalf("with generateTargetBranch: %v", bad.Err)
+	}
+}

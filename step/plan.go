@@ -185,6 +185,9 @@ func (c *Config) Resolve(kind Kind, sc Context, getenv func(string) string) (*Pl
 				}
 			}
 		}
+		if c.RequireAlreadyApplied && p.NewBranch {
+			add("/requireAlreadyApplied", "pushes nothing, so it cannot be combined with targetBranch or generateTargetBranch")
+		}
 		if p.NewBranch && p.PushBranch == p.Branch {
 			add("/targetBranch", "is the same as branch %q; a new branch must differ", p.Branch)
 		}

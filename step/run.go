@@ -168,6 +168,9 @@ func (r *runner) promote(ctx context.Context) (*outcome, error) {
 		if r.opts.DryRun {
 			return nil, nil
 		}
+		if r.plan.Config.RequireAlreadyApplied {
+			return nil, r.requireApplied(tip, rec, edits)
+		}
 		return r.commitFor(rec, edits)
 	})
 	if err != nil {
@@ -235,6 +238,22 @@ func (r *runner) commitFor(rec *warehouse.Record, edits []fileEdit) (*gitrepo.Ed
 		Message: msg,
 		Author:  gitrepo.Signature{Name: r.plan.Author.Name, Email: r.plan.Author.Email, When: time.Now()},
 	}, nil
+}
+
+// requireApplied fails unless edits change nothing: the branch already holds
+// the release (an earlier Stage's review pull request was merged).
+func (r *runner) requireApplied(tip gitrepo.Snapshot, rec *warehouse.Record, edits []fileEdit) error {
+	var pending []string
+	for _, e := range edits {
+		if e.changed() {
+			pending = append(pending, e.path)
+		}
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	return Terminal(fmt.Errorf("requireAlreadyApplied: %s on %s at %s do not hold %s yet; merge the review pull request that moves them (this step pushes nothing), then promote again",
+		strings.Join(pending, ", "), r.plan.Branch, short(tip.Commit().String()), rec.ReleaseID))
 }
 
 // newOutcome starts the outcome of a run that read and checked rec.

@@ -84,8 +84,8 @@ func TestExampleBuiltinStepConfigsMatchKargoSchemas(t *testing.T) {
 			checked++
 		}
 	}
-	if checked != 11 {
-		t.Errorf("validated %d built-in step configs, want 11 (argocd-update in 7 Stages, git-open-pr and git-wait-for-pr in 2)", checked)
+	if checked != 13 {
+		t.Errorf("validated %d built-in step configs, want 13 (argocd-update in 9 Stages, git-open-pr and git-wait-for-pr in 2)", checked)
 	}
 	// The schemas are live: a source without its repoURL must fail.
 	sch, err := schemaFor("argocd-update")

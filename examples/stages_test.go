@@ -127,8 +127,8 @@ func TestExampleStagesConfigsAreValid(t *testing.T) {
 			checked++
 		})
 	}
-	if checked != 7 {
-		t.Errorf("validated %d Stage configs, want the 3 helm, 3 kustomize and 1 custom-step Stages", checked)
+	if checked != 11 {
+		t.Errorf("validated %d Stage configs, want the 5 helm, 5 kustomize and 1 custom-step Stages", checked)
 	}
 }
 
@@ -139,6 +139,7 @@ type layout struct {
 	warehouses     []doc
 	projectConfigs []doc
 	appSets        []doc
+	docs           []doc // every document of the layout
 }
 
 func layouts(docs []doc) map[string]*layout {
@@ -153,6 +154,7 @@ func layouts(docs []doc) map[string]*layout {
 			l = &layout{name: v}
 			out[v] = l
 		}
+		l.docs = append(l.docs, d)
 		switch d.kind() {
 		case "kargo.akuity.io/v1alpha1 Stage":
 			l.stages = append(l.stages, d)
@@ -215,10 +217,12 @@ func TestExampleLayoutsFitTogether(t *testing.T) {
 				stageNames = append(stageNames, d.name())
 			}
 			sort.Strings(stageNames)
-			if want := []string{"production", "staging", "test"}; !slices.Equal(stageNames, want) {
+			// The plan's ladder.
+			if want := []string{"levelbuilder", "production", "review-infra-changes", "staging", "test"}; !slices.Equal(stageNames, want) {
 				t.Errorf("Stages = %v, want %v", stageNames, want)
 			}
 			checkProjectConfig(t, l)
+			checkLadder(t, l)
 			appSet := l.appSets[0]
 			checkApplicationSet(t, name, appSet)
 			for _, d := range l.stages {
@@ -327,7 +331,7 @@ func checkLayoutStage(t *testing.T, l *layout, d doc, appSet doc) {
 	if len(targets) == 0 {
 		t.Errorf("%s: argo-refs-promote has no targets", d)
 	}
-	stageDir := path.Join("apps", app, "deployments", stage)
+	stageDir := path.Join("apps", app, "deployments", stageDeployment(stage))
 	for i, tg := range targets {
 		if df := dig(tg, "deploymentFile"); df != nil {
 			p := cmpOr(str(df, "path"), path.Join(stageDir, "deployment.yaml"))
@@ -353,8 +357,11 @@ func checkLayoutStage(t *testing.T, l *layout, d doc, appSet doc) {
 	if g, _ := cfg["generateTargetBranch"].(bool); g {
 		pushesElsewhere = true
 	}
-	if stage == "production" != pushesElsewhere {
-		t.Errorf("%s: production (and only production) must push to a review branch; pushes elsewhere = %v", d, pushesElsewhere)
+	if stage == "review-infra-changes" != pushesElsewhere {
+		t.Errorf("%s: review-infra-changes (and only it) must push to a review branch; pushes elsewhere = %v", d, pushesElsewhere)
+	}
+	if applied, _ := cfg["requireAlreadyApplied"].(bool); applied != (stage == "production") {
+		t.Errorf("%s: production (and only production) applies the reviewed update (requireAlreadyApplied); here %v", d, applied)
 	}
 	checkLaterSteps(t, d, steps, promote, branch, pushesElsewhere, appSet)
 }
@@ -423,7 +430,8 @@ func checkLaterSteps(t *testing.T, d doc, steps []evaluatedStep, promote evaluat
 	}
 	want := []string{"argocd-update"}
 	if pushesElsewhere {
-		want = []string{"git-open-pr", "git-wait-for-pr", "argocd-update"}
+		// Nothing deploys before production applies the reviewed update.
+		want = []string{"git-open-pr", "git-wait-for-pr"}
 	}
 	if !slices.Equal(kinds, want) {
 		t.Errorf("%s: steps after argo-refs-promote = %v, want %v", d, kinds, want)
@@ -531,8 +539,8 @@ func TestExampleGitOpsFiles(t *testing.T) {
 			}
 		}
 	}
-	if n != 9 {
-		t.Errorf("checked %d deployment and values files, want 6 deployment.yaml and 3 values.yaml", n)
+	if n != 12 {
+		t.Errorf("checked %d deployment and values files, want 8 deployment.yaml and 4 values.yaml", n)
 	}
 }
 
@@ -552,6 +560,8 @@ func TestExampleEveryDocumentIsKnown(t *testing.T) {
 		"kustomize.config.k8s.io/v1beta1 Kustomization":   true,
 		// envTypes, checked by TestExampleLayoutsPassLint.
 		"kustomize.config.k8s.io/v1alpha1 Component": true,
+		// test's verification, checked by checkLadder.
+		"argoproj.io/v1alpha1 AnalysisTemplate": true,
 	}
 	for _, d := range loadExamples(t) {
 		switch {
@@ -670,6 +680,66 @@ func TestExampleLayoutsPassLint(t *testing.T) {
 		}
 		for _, v := range vs {
 			t.Errorf("%s: %s", layout, v)
+		}
+	}
+}
+
+// stageDeployment is the deployment directory a Stage edits: its own, but
+// review-infra-changes prepares production's.
+func stageDeployment(stage string) string {
+	if stage == "review-infra-changes" {
+		return "production"
+	}
+	return stage
+}
+
+// ladderSource is the Stage each Stage of the plan's ladder takes Freight
+// from ("" for the Warehouse directly).
+var ladderSource = map[string]string{
+	"staging":              "",
+	"test":                 "staging",
+	"levelbuilder":         "test",
+	"review-infra-changes": "test",
+	"production":           "review-infra-changes",
+}
+
+// checkLadder checks the plan's five-stage ladder: each Stage's Freight
+// source, the test Stage's verification (an AnalysisTemplate of the
+// layout, in the Project's namespace) and the CI-result gate on every Stage
+// downstream of test.
+func checkLadder(t *testing.T, l *layout) {
+	templates := map[string]bool{}
+	for _, d := range l.docs {
+		if d.kind() == "argoproj.io/v1alpha1 AnalysisTemplate" && str(d.obj, "metadata", "namespace") == "kargo-project-codeai" && len(list(d.obj, "spec", "metrics")) > 0 {
+			templates[d.name()] = true
+		}
+	}
+	for _, d := range l.stages {
+		src := list(d.obj, "spec", "requestedFreight", 0, "sources", "stages")
+		direct, _ := dig(d.obj, "spec", "requestedFreight", 0, "sources", "direct").(bool)
+		want := ladderSource[d.name()]
+		switch {
+		case want == "" && !direct:
+			t.Errorf("%s: takes Freight from %v, want the Warehouse directly", d, src)
+		case want != "" && (len(src) != 1 || src[0] != want):
+			t.Errorf("%s: takes Freight from %v, want [%s]", d, src, want)
+		}
+		verification := list(d.obj, "spec", "verification", "analysisTemplates")
+		if (d.name() == "test") != (len(verification) > 0) {
+			t.Errorf("%s: verification %v; the plan runs automated checks in test, and only there", d, verification)
+		}
+		for _, v := range verification {
+			if !templates[str(v, "name")] {
+				t.Errorf("%s: verification names AnalysisTemplate %q, which the layout does not define", d, str(v, "name"))
+			}
+		}
+		steps, err := evaluateStage(d)
+		if err != nil || len(steps) == 0 {
+			continue // reported by checkLayoutStage
+		}
+		downstream := d.name() != "staging" && d.name() != "test"
+		if gate := dig(steps[0].config, "gates", "sourceChecks"); (gate != nil) != downstream {
+			t.Errorf("%s: the CI-result gate (gates.sourceChecks) belongs on every Stage downstream of test, and only there; here %v", d, gate != nil)
 		}
 	}
 }

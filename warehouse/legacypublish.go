@@ -106,16 +106,7 @@ func PublishLegacyMerge(ctx context.Context, remote *gitrepo.Remote, m *LegacyMe
 		if msg == "" {
 			msg = fmt.Sprintf("Record %s merged into legacy %s", m.Tag, opts.Env)
 		}
-		edit := &gitrepo.Edit{Message: msg, Author: opts.Author}
-		for _, p := range []string{res.MergedPath, res.CurrentPath} {
-			if data, ok := changes[p]; ok {
-				edit.Changes = append(edit.Changes, gitrepo.Change{Path: p, Data: data})
-			}
-		}
-		if edit.Author.When.IsZero() {
-			edit.Author.When = time.Now()
-		}
-		return edit, nil
+		return editOf(changes, []string{res.MergedPath, res.CurrentPath}, msg, opts.Author), nil
 	}
 	up, err := remote.Update(ctx, opts.Branch, gitrepo.UpdateOptions{MaxAttempts: opts.MaxAttempts, BaseDelay: opts.BaseDelay}, apply)
 	res.Attempts = up.Attempts

@@ -143,16 +143,7 @@ func Publish(ctx context.Context, remote *gitrepo.Remote, rec *Record, opts Publ
 		if len(changes) == 0 {
 			return nil, nil
 		}
-		edit := &gitrepo.Edit{Message: opts.message(rec), Author: opts.Author}
-		for _, p := range []string{res.HistoricalPath, res.CurrentPath} {
-			if data, ok := changes[p]; ok {
-				edit.Changes = append(edit.Changes, gitrepo.Change{Path: p, Data: data})
-			}
-		}
-		if edit.Author.When.IsZero() {
-			edit.Author.When = time.Now()
-		}
-		return edit, nil
+		return editOf(changes, []string{res.HistoricalPath, res.CurrentPath}, opts.message(rec), opts.Author), nil
 	}
 	up, err := remote.Update(ctx, opts.Branch, gitrepo.UpdateOptions{MaxAttempts: opts.MaxAttempts, BaseDelay: opts.BaseDelay, BeforePush: opts.BeforePush}, apply)
 	res.Attempts = up.Attempts
@@ -165,6 +156,21 @@ func Publish(ctx context.Context, remote *gitrepo.Remote, rec *Record, opts Publ
 		res.Commit = up.Tip.String()
 	}
 	return res, nil
+}
+
+// editOf is the commit writing changes, in the order of paths, signed by
+// author (now, when it carries no time).
+func editOf(changes map[string][]byte, paths []string, message string, author gitrepo.Signature) *gitrepo.Edit {
+	edit := &gitrepo.Edit{Message: message, Author: author}
+	for _, p := range paths {
+		if data, ok := changes[p]; ok {
+			edit.Changes = append(edit.Changes, gitrepo.Change{Path: p, Data: data})
+		}
+	}
+	if edit.Author.When.IsZero() {
+		edit.Author.When = time.Now()
+	}
+	return edit
 }
 
 func dataOf(f gitrepo.File) []byte {

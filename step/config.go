@@ -79,7 +79,7 @@ type Config struct {
 	Targets []Target `json:"targets,omitempty"`
 	// Message is the commit message template; default DefaultMessage.
 	Message string `json:"message,omitempty"`
-	// SkipCI appends " [skip ci]" to the message; default true.
+	// SkipCI appends " [skip ci]" to the message; default false.
 	SkipCI *bool `json:"skipCI,omitempty"`
 	// Author of the commit; default DefaultAuthorName <DefaultAuthorEmail>.
 	Author *Author `json:"author,omitempty"`

@@ -407,7 +407,7 @@ func TestResolveDefaults(t *testing.T) {
 		{"Timeout", plan.Timeout, 5 * time.Minute},
 		{"Checks", plan.Checks, EnabledChecks{ImageDigest: true, SourceCommit: true}},
 		{"Author", plan.Author, Author{Name: "argo-refs", Email: "argo-refs@users.noreply.github.com"}},
-		{"SkipCI", plan.SkipCI, true},
+		{"SkipCI", plan.SkipCI, false},
 		{"Packaging", plan.Packaging, PackagingExpect{Kind: "helm", SourceRepo: "https://github.com/code-dot-org/code-dot-org.git", SourcePath: "k8s/helm"}},
 		{"GitAuth", plan.GitAuth, (*UserPass)(nil)},
 		{"RegistryAuth", plan.RegistryAuth, (*RegistryCredentials)(nil)},
@@ -716,13 +716,16 @@ func TestCommitMessage(t *testing.T) {
 	tests := []struct {
 		name, extra, want string
 	}{
-		{"default", ``, "Promote staging to git-d072d04a9f3e5b8c7a6d5e4f3a2b1c0d9e8f7a6b [skip ci]"},
+		// No marker by default: a [skip ci] head commit leaves a review
+		// PR's required checks pending, and git-wait-for-pr waits for ever.
+		{"default", ``, "Promote staging to git-d072d04a9f3e5b8c7a6d5e4f3a2b1c0d9e8f7a6b"},
+		{"skip ci on", `"skipCI": true`, "Promote staging to git-d072d04a9f3e5b8c7a6d5e4f3a2b1c0d9e8f7a6b [skip ci]"},
 		{"skip ci off", `"skipCI": false`, "Promote staging to git-d072d04a9f3e5b8c7a6d5e4f3a2b1c0d9e8f7a6b"},
-		{"custom", `"message": "{{.Project}}: {{.Stage}} -> {{slice .GitCommit 0 7}} ({{.ImageDigest}})"`,
+		{"custom", `"skipCI": true, "message": "{{.Project}}: {{.Stage}} -> {{slice .GitCommit 0 7}} ({{.ImageDigest}})"`,
 			"kargo-project-codeai: staging -> d072d04 (sha256:57d9e1c2b3a4f5e6d7c8b9a0f1e2d3c4b5a6f7e8d9c0b1a2f3e4d5c6b7a8f9e0) [skip ci]"},
-		{"marker on the subject line", `"message": "Promote {{.Stage}}\n\nImage {{.ImageRef}}\n"`,
+		{"marker on the subject line", `"skipCI": true, "message": "Promote {{.Stage}}\n\nImage {{.ImageRef}}\n"`,
 			"Promote staging [skip ci]\n\nImage ghcr.io/code-dot-org/code-dot-org:git-d072d04a9f3e5b8c7a6d5e4f3a2b1c0d9e8f7a6b"},
-		{"marker not doubled", `"message": "Promote {{.Stage}} [skip ci]"`, "Promote staging [skip ci]"},
+		{"marker not doubled", `"skipCI": true, "message": "Promote {{.Stage}} [skip ci]"`, "Promote staging [skip ci]"},
 		{"if else", `"message": "{{if eq .Stage \"production\"}}Release{{else}}Promote{{end}} {{.ReleaseID}}", "skipCI": false`,
 			"Promote git-d072d04a9f3e5b8c7a6d5e4f3a2b1c0d9e8f7a6b"},
 	}

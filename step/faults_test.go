@@ -112,7 +112,7 @@ func (f *faultFixture) promotions(t *testing.T, stage string) int {
 	subjects := gittest.Git(t, f.gitopsDir, "log", "--format=%s", f.freight+"..main")
 	n := 0
 	for _, s := range strings.Split(subjects, "\n") {
-		if s == "Promote "+stage+" to git-"+f.srcCommit+" [skip ci]" {
+		if s == "Promote "+stage+" to git-"+f.srcCommit {
 			n++
 		}
 	}

@@ -134,7 +134,7 @@ func (c *Config) Resolve(kind Kind, sc Context, getenv func(string) string) (*Pl
 		BuildLockDir:               c.BuildLockDir,
 		Branch:                     strOr(c.Branch, DefaultBranch),
 		Timeout:                    DefaultTimeout,
-		SkipCI:                     boolOr(c.SkipCI, true),
+		SkipCI:                     boolOr(c.SkipCI, false),
 		InsecureHTTPHosts:          c.InsecureHTTPHosts,
 		InsecureSkipTLSVerifyHosts: c.InsecureSkipTLSVerifyHosts,
 		Checks: EnabledChecks{

@@ -234,7 +234,7 @@ func TestPromoteStagingThenProduction(t *testing.T) {
 		t.Fatalf("values.yaml:\n%s\nwant:\n%s", got, wantValues)
 	}
 	msg := gittest.Git(t, f.gitopsDir, "log", "-1", "--format=%s", "main")
-	if msg != "Promote staging to git-"+f.srcCommit+" [skip ci]" {
+	if msg != "Promote staging to git-"+f.srcCommit { // no [skip ci] by default
 		t.Fatalf("commit message %q", msg)
 	}
 	for key, want := range map[string]any{
@@ -366,7 +366,7 @@ func TestConcurrentPushBetweenFetchAndPushIsRetried(t *testing.T) {
 		t.Fatalf("raced=%v attempts=%v, want a race and 2 attempts", raced.Load(), res.Output[OutputAttempts])
 	}
 	log := gittest.Git(t, f.gitopsDir, "log", "--format=%s", start+"..main")
-	if log != "Promote staging to git-"+f.srcCommit+" [skip ci]\nrace" {
+	if log != "Promote staging to git-"+f.srcCommit+"\nrace" {
 		t.Fatalf("history after the race:\n%s", log)
 	}
 	if merges := gittest.Git(t, f.gitopsDir, "rev-list", "--merges", "--count", "main"); merges != "0" {

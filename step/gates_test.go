@@ -2,6 +2,8 @@ package step
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -212,5 +214,36 @@ func TestRequireAlreadyApplied(t *testing.T) {
 	bad := Run(t.Context(), KindPromote, testContext(), []byte(`{"repoURL": "`+testRepo+`", "buildLockDir": "warehouses/codeai/builds", "targets": [{"deploymentFile": {}}], "requireAlreadyApplied": true, "generateTargetBranch": true}`), Options{})
 	if bad.Status != kargo.StatusFailed || !strings.Contains(bad.Err.Error(), "/requireAlreadyApplied: pushes nothing") {
 		t.Fatalf("with generateTargetBranch: %v", bad.Err)
+	}
+}
+
+// TestKargoSpellingOfTLSSkip: Kargo's insecureSkipTLSVerify: true gets a
+// message saying what to write instead.
+func TestKargoSpellingOfTLSSkip(t *testing.T) {
+	_, err := ParseConfig([]byte(`{"repoURL": "https://h/r", "buildLockDir": "b", "insecureSkipTLSVerify": true}`))
+	if err == nil || !strings.Contains(err.Error(), "/insecureSkipTLSVerify: is Kargo's spelling") || !strings.Contains(err.Error(), "insecureSkipTLSVerifyHosts: [<host>") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestOutputKeysPerStep pins which outputs each step sets, as the README
+// lists them: verify sets no branch, attempts or targets.
+func TestOutputKeysPerStep(t *testing.T) {
+	f := newFixture(t, fixtureOpt{})
+	common := []string{OutputChanged, OutputFreightCommit, OutputGitCommit, OutputGitopsCommit, OutputImage, OutputImageDigest, OutputImageRef, OutputReleaseID, OutputSourcePath, OutputSourceRepo}
+	for _, tc := range []struct {
+		kind Kind
+		want []string
+	}{
+		{KindVerify, common},
+		{KindPromote, append(slices.Clone(common), OutputAttempts, OutputBranch, OutputTargets)},
+	} {
+		res := f.run(t, tc.kind, "staging", nil)
+		wantStatus(t, res, kargo.StatusSucceeded, false)
+		got := slices.Sorted(maps.Keys(res.Output))
+		want := slices.Sorted(slices.Values(tc.want))
+		if !slices.Equal(got, want) {
+			t.Errorf("%s outputs %v, want %v", tc.kind, got, want)
+		}
 	}
 }

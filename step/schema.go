@@ -92,6 +92,10 @@ func (cs *configSchema) collect(e *jsonschema.ValidationError, inst any, ps *[]p
 			return
 		}
 		for _, name := range k.Properties {
+			if hint, ok := kargoSpellings[name]; ok && ptr == "" {
+				add("/"+escapePointer(name), hint)
+				continue
+			}
 			add(ptr+"/"+escapePointer(name), unknownKeyMessage(name, allowed))
 		}
 	case *kind.Required:
@@ -237,6 +241,12 @@ var patternHints = map[string]string{
 
 const relPathSegment = `(?:[^./\\\x00-\x1f][^/\\\x00-\x1f]*|\.[^./\\\x00-\x1f][^/\\\x00-\x1f]*|\.\.[^/\\\x00-\x1f]+)`
 const relPathPattern = `^` + relPathSegment + `(?:/` + relPathSegment + `)*$`
+
+// kargoSpellings are keys a Kargo user writes out of habit (Kargo's
+// built-in steps take them), with what argo-refs takes instead.
+var kargoSpellings = map[string]string{
+	"insecureSkipTLSVerify": "is Kargo's spelling; argo-refs verifies every certificate except those of the hosts listed: write insecureSkipTLSVerifyHosts: [<host> or <host:port>, ...]",
+}
 
 // unknownKeyMessage says a key is unknown, suggesting the closest allowed
 // key when it is a plausible typo.

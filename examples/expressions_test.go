@@ -34,6 +34,15 @@ var secretValues = map[string]string{
 	"githubToken":      "ghs_example",
 }
 
+// kargoGitSecret is Kargo's Git credential Secret for the GitOps
+// repository (kargo.akuity.io/cred-type: git), as the README shows it: the
+// one the Warehouse and git-open-pr use, passed whole to argo-refs.
+var kargoGitSecret = map[string]string{
+	"repoURL":  "https://github.com/code-dot-org/k8s-gitops.git",
+	"username": "x-access-token",
+	"password": "github_pat_example",
+}
+
 // stageEnv is what a Stage's expressions can see while one of its steps runs.
 type stageEnv struct {
 	stage     string
@@ -79,11 +88,17 @@ func (e *stageEnv) kargoEnv() (map[string]any, []expr.Option, error) {
 		// Names the environment lacks fail when the expression compiles.
 		expr.Env(env),
 		expr.Function("secret", func(a ...any) (any, error) {
-			if name, _ := a[0].(string); name != "argo-refs-credentials" {
-				return nil, fmt.Errorf("unknown secret %v (README documents argo-refs-credentials with %v)", a[0], sortedKeys(secretValues))
+			values := secretValues
+			switch name, _ := a[0].(string); name {
+			case "argo-refs-credentials":
+			case "k8s-gitops-repo":
+				values = kargoGitSecret
+			default:
+				return nil, fmt.Errorf("unknown secret %v (README documents argo-refs-credentials with %v and Kargo's k8s-gitops-repo)", a[0], sortedKeys(secretValues))
 			}
+			// Kargo's secret() hands over every value as a string.
 			m := map[string]any{}
-			for k, v := range secretValues {
+			for k, v := range values {
 				m[k] = v
 			}
 			return m, nil

@@ -145,11 +145,9 @@ func (r *runner) probeSource(ctx context.Context, src, commit, srcPath string) e
 	if err := r.plan.CheckURL(src); err != nil {
 		return Terminal(fmt.Errorf("the build-lock's packaging.sourceRepo: %w", err))
 	}
-	// Credentials for the GitOps repository go only to the same host.
-	var auth *UserPass
-	if sameHost(src, r.plan.RepoURL) {
-		auth = r.plan.GitAuth
-	}
+	// Credentials for the GitOps repository go only to the same host, and
+	// only to a repository they name when they name one.
+	auth := r.plan.GitAuthFor(src)
 	stats, err := gitrepo.ProbePath(ctx, src, plumbing.NewHash(commit), srcPath, r.gitOptions(src, auth))
 	if err != nil {
 		return fmt.Errorf("checking source %s at %s: %w", srcPath, short(commit), err)

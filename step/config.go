@@ -6,6 +6,8 @@ package step
 
 import (
 	_ "embed" // the config schema ships inside the binary
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/argo-refs/argo-refs/internal/netpolicy"
@@ -215,10 +217,63 @@ type Author struct {
 
 // Credentials holds the credentials a step may use.
 type Credentials struct {
-	Git      *UserPass            `json:"git,omitempty"`
+	Git      *GitCredentials      `json:"git,omitempty"`
 	Registry *RegistryCredentials `json:"registry,omitempty"`
 	// GitHubAPI is the token gates.sourceChecks sends to the GitHub API.
 	GitHubAPI *netpolicy.Token `json:"githubAPI,omitempty"`
+}
+
+// GitCredentials are Git credentials in the shape of Kargo's Git
+// credential Secret, so that one can be passed whole.
+type GitCredentials struct {
+	UserPass
+	// RepoURL, when set, is the repository (a regular expression when
+	// RepoURLIsRegex) the credentials are for; they go nowhere else.
+	RepoURL        string   `json:"repoURL,omitempty"`
+	RepoURLIsRegex FlexBool `json:"repoURLIsRegex,omitempty"`
+	// Kargo's GitHub App keys, refused for now with a clear message.
+	GitHubAppClientID       string `json:"githubAppClientID,omitempty"`
+	GitHubAppID             string `json:"githubAppID,omitempty"`
+	GitHubAppInstallationID string `json:"githubAppInstallationID,omitempty"`
+	GitHubAppPrivateKey     string `json:"githubAppPrivateKey,omitempty"`
+}
+
+// usesGitHubApp reports whether any GitHub App key is set.
+func (g *GitCredentials) usesGitHubApp() bool {
+	return g.GitHubAppClientID != "" || g.GitHubAppID != "" || g.GitHubAppInstallationID != "" || g.GitHubAppPrivateKey != ""
+}
+
+// MarshalJSON encodes the credentials with the password redacted and the
+// private key left out.
+func (g GitCredentials) MarshalJSON() ([]byte, error) {
+	type wire struct {
+		Username       string   `json:"username,omitempty"`
+		Password       string   `json:"password,omitempty"`
+		RepoURL        string   `json:"repoURL,omitempty"`
+		RepoURLIsRegex FlexBool `json:"repoURLIsRegex,omitempty"`
+	}
+	red := g.UserPass
+	if red.Password != "" {
+		red.Password = "redacted"
+	}
+	return json.Marshal(wire{red.Username, red.Password, g.RepoURL, g.RepoURLIsRegex})
+}
+
+// FlexBool is a boolean written as JSON true/false or, as Kargo's Secrets
+// hold it, the string "true"/"false".
+type FlexBool bool
+
+// UnmarshalJSON reads true, false, "true" or "false".
+func (b *FlexBool) UnmarshalJSON(data []byte) error {
+	switch string(data) {
+	case "true", `"true"`:
+		*b = true
+	case "false", `"false"`:
+		*b = false
+	default:
+		return fmt.Errorf("want true or false, found %s", data)
+	}
+	return nil
 }
 
 // RegistryCredentials are credentials for one registry host, sent to no

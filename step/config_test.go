@@ -183,7 +183,7 @@ func TestConfigProblems(t *testing.T) {
 		{
 			name:   "unknown keys under credentials are counted, not named",
 			config: `{"repoURL": "https://h/r", "buildLockDir": "b", "credentials": {"git": {"username": "u", "password": "p", "hunter2": 1}}}`,
-			want:   []string{"/credentials/git: 1 unknown key(s); allowed: password, username"},
+			want:   []string{"/credentials/git: 1 unknown key(s); allowed: githubAppClientID, githubAppID, githubAppInstallationID, githubAppPrivateKey, password, repoURL, repoURLIsRegex, username"},
 		},
 		{
 			name:   "targetBranch and generateTargetBranch together",

@@ -247,3 +247,45 @@ func TestOutputKeysPerStep(t *testing.T) {
 		}
 	}
 }
+
+// TestKargoGitCredentialSecretPassedWhole: Kargo's Git credential Secret,
+// as secret() hands it over (every value a string, repoURLIsRegex
+// "true"), works as credentials.git; its repoURL decides where the
+// credentials go: a mismatch with repoURL is refused before any request,
+// and a pattern that leaves the source repository out keeps them from it.
+func TestKargoGitCredentialSecretPassedWhole(t *testing.T) {
+	f := newFixture(t, fixtureOpt{})
+	creds := func(git map[string]any) map[string]any {
+		return map[string]any{"credentials": map[string]any{
+			"git":      git,
+			"registry": map[string]any{"username": regUser, "password": secret, "registry": f.registryHost()},
+		}}
+	}
+	host := strings.TrimPrefix(strings.TrimSuffix(f.gitopsURL, "/gitops.git"), "http://")
+	// Credentials for gitops.git only: the GitOps repository gets them,
+	// the source repository (on the same host, and closed) does not.
+	whole := map[string]any{"repoURL": f.gitopsURL, "repoURLIsRegex": "false", "username": gitUser, "password": secret}
+	res := f.run(t, KindVerify, "staging", creds(whole))
+	wantStatus(t, res, kargo.StatusFailed, true)
+	if !strings.Contains(res.Message, "checking source") || !strings.Contains(res.Message, "source.git") {
+		t.Fatalf("credentials for gitops.git only: %q", res.Message)
+	}
+	// A pattern covering both repositories on the host: both get them.
+	res = f.run(t, KindVerify, "staging", creds(map[string]any{"repoURL": `^http://` + regexpQuote(host) + `/(gitops|source)(\.git)?$`, "repoURLIsRegex": "true", "username": gitUser, "password": secret}))
+	wantStatus(t, res, kargo.StatusSucceeded, false)
+
+	// Credentials for another repository: refused, and nothing is asked.
+	f.git.ResetStats()
+	res = f.run(t, KindVerify, "staging", creds(map[string]any{"repoURL": "https://github.com/other/repo.git", "username": gitUser, "password": secret}))
+	wantStatus(t, res, kargo.StatusFailed, true)
+	if !strings.Contains(res.Message, "/credentials/git/repoURL: the credentials are for https://github.com/other/repo.git, not for repoURL") || f.git.Stats().Requests != 0 {
+		t.Fatalf("mismatch: %q, %d requests", res.Message, f.git.Stats().Requests)
+	}
+	res = f.run(t, KindVerify, "staging", creds(map[string]any{"repoURL": f.gitopsURL, "githubAppID": "123", "githubAppInstallationID": "456", "githubAppPrivateKey": "-----BEGIN RSA PRIVATE KEY-----"}))
+	wantStatus(t, res, kargo.StatusFailed, true)
+	if !strings.Contains(res.Message, "GitHub App keys, which argo-refs does not support yet") || strings.Contains(res.Message, "BEGIN RSA") {
+		t.Fatalf("GitHub App secret: %q", res.Message)
+	}
+}
+
+func regexpQuote(s string) string { return strings.NewReplacer(".", `\.`).Replace(s) }

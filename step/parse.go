@@ -152,6 +152,11 @@ func (c *Config) check() []problem {
 			add("/message", "%v", err)
 		}
 	}
+	if c.Credentials != nil && c.Credentials.Git != nil {
+		for ptr, msg := range gitCredentialProblems(c.Credentials.Git, c.RepoURL) {
+			add("/credentials/git"+ptr, "%s", msg)
+		}
+	}
 	for i, t := range c.Targets {
 		d := t.DeploymentFile
 		if d == nil || d.SetImage == nil || *d.SetImage {

@@ -64,6 +64,10 @@ type Plan struct {
 	InsecureSkipTLSVerifyHosts []string
 
 	message *template.Template
+	// gitScope, when the config's Git credentials name their repository
+	// (Kargo's repoURL), says which repositories GitAuth may go to. It
+	// holds no secret.
+	gitScope gitScope
 }
 
 // EnabledChecks says which verifications run.
@@ -215,8 +219,10 @@ func (c *Config) Resolve(kind Kind, sc Context, getenv func(string) string) (*Pl
 
 	var err error
 	if c.Credentials != nil && c.Credentials.Git != nil {
-		up := *c.Credentials.Git
+		g := c.Credentials.Git // checked by check
+		up := g.UserPass
 		p.GitAuth = &up
+		p.gitScope = gitScope{repoURL: g.RepoURL, regex: bool(g.RepoURLIsRegex)}
 	} else if p.GitAuth, err = netpolicy.GitFromEnv(getenv); err != nil {
 		add("/credentials/git", "%v", err)
 	}
@@ -376,6 +382,20 @@ func (c *Config) resolveTargets(p *Plan, ps *[]problem) []ResolvedTarget {
 		out = append(out, rt)
 	}
 	return out
+}
+
+// GitAuthFor returns the Git credentials for the repository rawURL, or nil:
+// those of the config or the environment, on repoURL's host, and, when the
+// credentials name their repository (Kargo's repoURL), only for a
+// repository that matches it.
+func (p *Plan) GitAuthFor(rawURL string) *UserPass {
+	if p.GitAuth == nil || !sameHost(rawURL, p.RepoURL) {
+		return nil
+	}
+	if p.gitScope.repoURL != "" && !p.gitScope.matches(rawURL) {
+		return nil
+	}
+	return p.GitAuth
 }
 
 // CheckURL returns a terminal error unless rawURL is an http(s) URL without

@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
 	"github.com/argo-refs/argo-refs/internal/netpolicy"
 	"github.com/argo-refs/argo-refs/internal/relpath"
+	"github.com/argo-refs/argo-refs/step/target"
 )
 
 func parseTimeout(s string) (time.Duration, error) {
@@ -80,4 +82,52 @@ func checkURL(raw string, insecureHosts []string) error {
 	default:
 		return fmt.Errorf("%q is not an http(s) URL", netpolicy.RedactURL(raw))
 	}
+}
+
+// gitCredentialProblems refuses Git credentials the step cannot use for
+// repoURL: Kargo's GitHub App keys (not supported yet), a missing user name
+// or password, or a Kargo repoURL that does not match the GitOps
+// repository. Findings are keyed by JSON pointer under /credentials/git.
+func gitCredentialProblems(g *GitCredentials, repoURL string) map[string]string {
+	switch {
+	case g.usesGitHubApp() && g.Password == "":
+		return map[string]string{"": "holds Kargo's GitHub App keys, which argo-refs does not support yet; give a token (username x-access-token, password <token>)"}
+	case g.Username == "" || g.Password == "":
+		out := map[string]string{}
+		if g.Username == "" {
+			out["/username"] = "required key is missing"
+		}
+		if g.Password == "" {
+			out["/password"] = "required key is missing"
+		}
+		return out
+	case g.RepoURL == "":
+		return nil
+	}
+	if g.RepoURLIsRegex {
+		if _, err := regexp.Compile(g.RepoURL); err != nil {
+			return map[string]string{"/repoURL": "is not a regular expression: " + err.Error()}
+		}
+	}
+	if repoURL != "" && !(gitScope{repoURL: g.RepoURL, regex: bool(g.RepoURLIsRegex)}).matches(repoURL) {
+		return map[string]string{"/repoURL": fmt.Sprintf("the credentials are for %s, not for repoURL %s: credentials are sent only to the repository they name", netpolicy.RedactURL(g.RepoURL), netpolicy.RedactURL(repoURL))}
+	}
+	return nil
+}
+
+// gitScope is the repository (or pattern) Git credentials are for.
+type gitScope struct {
+	repoURL string
+	regex   bool
+}
+
+// matches applies Kargo's rule: a regular expression matches the URL as
+// given or normalised; a plain repoURL matches when both normalise to the
+// same repository.
+func (s gitScope) matches(rawURL string) bool {
+	if s.regex {
+		re, err := regexp.Compile(s.repoURL)
+		return err == nil && (re.MatchString(rawURL) || re.MatchString(target.NormalizeRepoURL(rawURL)))
+	}
+	return target.NormalizeRepoURL(s.repoURL) == target.NormalizeRepoURL(rawURL)
 }

@@ -743,3 +743,36 @@ func checkLadder(t *testing.T, l *layout) {
 		}
 	}
 }
+
+// TestExampleProjectSyncsInOrder: the Kargo project Application's first
+// sync must not fail because Kargo has not created the Project's namespace
+// yet: the Project syncs first (a lower sync wave than everything else in
+// the directory) and the Application retries.
+func TestExampleProjectSyncsInOrder(t *testing.T) {
+	for _, layout := range []string{"helm", "kustomize"} {
+		var projectWave string
+		others := 0
+		for _, d := range loadExamples(t) {
+			if !strings.HasPrefix(d.path, layout+"/apps/kargo-project-codeai/") {
+				continue
+			}
+			wave := str(d.obj, "metadata", "annotations", "argocd.argoproj.io/sync-wave")
+			switch d.kind() {
+			case "kargo.akuity.io/v1alpha1 Project":
+				projectWave = wave
+			case "argoproj.io/v1alpha1 Application":
+				if n, _ := dig(d.obj, "spec", "syncPolicy", "retry", "limit").(int); n < 3 {
+					t.Errorf("%s: syncPolicy.retry.limit = %v, want at least 3", d, dig(d.obj, "spec", "syncPolicy", "retry", "limit"))
+				}
+			default:
+				others++
+				if wave != "" && wave <= projectWave {
+					t.Errorf("%s: sync wave %q is not after the Project's", d, wave)
+				}
+			}
+		}
+		if projectWave != "-1" || others == 0 {
+			t.Errorf("%s: the Project's sync wave is %q (want \"-1\", before the %d other documents)", layout, projectWave, others)
+		}
+	}
+}

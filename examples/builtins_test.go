@@ -15,7 +15,10 @@ import (
 // Kargo's own schemas for the built-in steps the Stages chain after ours.
 
 // kargoBuiltinSchemas compiles Kargo's built-in step config schemas from the
-// github.com/akuity/kargo module this project already depends on.
+// github.com/akuity/kargo module this project already depends on. This
+// package imports Kargo's expression package (expressions_test.go), so
+// `go test ./examples/` downloads the module even into a clean module
+// cache, and its schema files are there to read.
 func kargoBuiltinSchemas(t *testing.T) func(kind string) (*jsonschema.Schema, error) {
 	t.Helper()
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/akuity/kargo").Output()

@@ -281,10 +281,10 @@ func TestKargoGitCredentialSecretPassedWhole(t *testing.T) {
 	if !strings.Contains(res.Message, "/credentials/git/repoURL: the credentials are for https://github.com/other/repo.git, not for repoURL") || f.git.Stats().Requests != 0 {
 		t.Fatalf("mismatch: %q, %d requests", res.Message, f.git.Stats().Requests)
 	}
-	res = f.run(t, KindVerify, "staging", creds(map[string]any{"repoURL": f.gitopsURL, "githubAppID": "123", "githubAppInstallationID": "456", "githubAppPrivateKey": "-----BEGIN RSA PRIVATE KEY-----"}))
+	res = f.run(t, KindVerify, "staging", creds(map[string]any{"repoURL": f.gitopsURL, "githubAppID": "123", "githubAppInstallationID": "456", "githubAppPrivateKey": "-----BEGIN RSA PRIVATE KEY-----\nnot a key"}))
 	wantStatus(t, res, kargo.StatusFailed, true)
-	if !strings.Contains(res.Message, "GitHub App keys, which argo-refs does not support yet") || strings.Contains(res.Message, "BEGIN RSA") {
-		t.Fatalf("GitHub App secret: %q", res.Message)
+	if !strings.Contains(res.Message, "the private key is not an RSA key in PEM") || strings.Contains(res.Message, "not a key") {
+		t.Fatalf("GitHub App secret with a broken key: %q", res.Message)
 	}
 }
 

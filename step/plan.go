@@ -6,11 +6,13 @@ package step
 
 import (
 	"fmt"
+	"net/url"
 	"path"
 	"strings"
 	"text/template"
 	"time"
 
+	"github.com/argo-refs/argo-refs/internal/githubapp"
 	"github.com/argo-refs/argo-refs/internal/netpolicy"
 )
 
@@ -42,7 +44,11 @@ type Plan struct {
 	// argo-refs-verify.
 	Targets []ResolvedTarget
 	// GitAuth and RegistryAuth are nil when no credentials were found.
-	GitAuth      *UserPass
+	// With GitApp, GitAuth is an installation token minted for each run.
+	GitAuth *UserPass
+	// GitApp authenticates as a GitHub App installation (Kargo's
+	// githubApp* keys); it prints no key or token.
+	GitApp       *githubapp.App
 	RegistryAuth *RegistryCredentials
 	// Checks are the verifications to run.
 	Checks EnabledChecks
@@ -222,6 +228,12 @@ func (c *Config) Resolve(kind Kind, sc Context, getenv func(string) string) (*Pl
 		g := c.Credentials.Git // checked by check
 		up := g.UserPass
 		p.GitAuth = &up
+		if g.usesGitHubApp() && len(ps) == 0 {
+			if p.GitApp, err = gitHubApp(g, c.RepoURL); err != nil {
+				add("/credentials/git", "%v", err)
+			}
+			p.GitAuth = nil // minted per run from the App
+		}
 		p.gitScope = gitScope{repoURL: g.RepoURL, regex: bool(g.RepoURLIsRegex)}
 	} else if p.GitAuth, err = netpolicy.GitFromEnv(getenv); err != nil {
 		add("/credentials/git", "%v", err)
@@ -382,6 +394,17 @@ func (c *Config) resolveTargets(p *Plan, ps *[]problem) []ResolvedTarget {
 		out = append(out, rt)
 	}
 	return out
+}
+
+// gitHubApp reads Kargo's GitHub App keys, for the GitHub that serves
+// repoURL.
+func gitHubApp(g *GitCredentials, repoURL string) (*githubapp.App, error) {
+	u, err := url.Parse(repoURL)
+	if err != nil {
+		return nil, fmt.Errorf("repoURL: %w", err)
+	}
+	issuer := cmpOr(g.GitHubAppClientID, g.GitHubAppID)
+	return githubapp.New(issuer, g.GitHubAppInstallationID, g.GitHubAppPrivateKey, githubapp.Options{APIURL: githubapp.APIURLFor(strings.ToLower(u.Scheme), u.Host)})
 }
 
 // GitAuthFor returns the Git credentials for the repository rawURL, or nil:

@@ -90,8 +90,22 @@ func checkURL(raw string, insecureHosts []string) error {
 // repository. Findings are keyed by JSON pointer under /credentials/git.
 func gitCredentialProblems(g *GitCredentials, repoURL string) map[string]string {
 	switch {
-	case g.usesGitHubApp() && g.Password == "":
-		return map[string]string{"": "holds Kargo's GitHub App keys, which argo-refs does not support yet; give a token (username x-access-token, password <token>)"}
+	case g.usesGitHubApp() && g.Password != "":
+		return map[string]string{"": "holds both a password and GitHub App keys; give one of them"}
+	case g.usesGitHubApp():
+		out := map[string]string{}
+		if g.GitHubAppClientID == "" && g.GitHubAppID == "" {
+			out["/githubAppClientID"] = "required key is missing (or githubAppID)"
+		}
+		if g.GitHubAppInstallationID == "" {
+			out["/githubAppInstallationID"] = "required key is missing"
+		}
+		if g.GitHubAppPrivateKey == "" {
+			out["/githubAppPrivateKey"] = "required key is missing"
+		}
+		if len(out) > 0 {
+			return out
+		}
 	case g.Username == "" || g.Password == "":
 		out := map[string]string{}
 		if g.Username == "" {
@@ -101,7 +115,8 @@ func gitCredentialProblems(g *GitCredentials, repoURL string) map[string]string 
 			out["/password"] = "required key is missing"
 		}
 		return out
-	case g.RepoURL == "":
+	}
+	if g.RepoURL == "" {
 		return nil
 	}
 	if g.RepoURLIsRegex {

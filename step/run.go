@@ -13,10 +13,12 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/argo-refs/argo-refs/internal/githubapp"
 	"github.com/argo-refs/argo-refs/step/target"
 	"github.com/argo-refs/argo-refs/warehouse"
 	"github.com/argo-refs/argo-refs/warehouse/gitrepo"
@@ -33,6 +35,7 @@ type Runner struct {
 	records    *recordCache
 	registries *registryClients
 	gitServers *gitrepo.ServerNotes
+	apps       *gitHubApps
 }
 
 // NewRunner returns a Runner that has read nothing yet.
@@ -41,6 +44,7 @@ func NewRunner() *Runner {
 		records:    newRecordCache(recordCacheSize),
 		registries: newRegistryClients(),
 		gitServers: gitrepo.NewServerNotes(),
+		apps:       &gitHubApps{},
 	}
 }
 
@@ -73,14 +77,59 @@ func (rn *Runner) Run(ctx context.Context, kind Kind, sc Context, config []byte,
 	}
 	ctx, cancel := context.WithTimeout(ctx, plan.Timeout)
 	defer cancel()
-	r := &runner{Runner: rn, plan: plan, opts: opts, log: opts.Logger, freight: plumbing.NewHash(plan.FreightCommit)}
-	var out *outcome
-	if kind == KindVerify {
-		out, err = r.verify(ctx)
-	} else {
-		out, err = r.promote(ctx)
+	if plan.GitApp != nil {
+		plan.GitApp = rn.apps.share(plan.GitApp)
 	}
-	return resultFor(out, err)
+	for attempt := 1; ; attempt++ {
+		token, err := mintGitToken(ctx, plan)
+		if err != nil {
+			return resultFor(nil, err)
+		}
+		r := &runner{Runner: rn, plan: plan, opts: opts, log: opts.Logger, freight: plumbing.NewHash(plan.FreightCommit)}
+		var out *outcome
+		if kind == KindVerify {
+			out, err = r.verify(ctx)
+		} else {
+			out, err = r.promote(ctx)
+		}
+		// An installation token the Git host refused (revoked, or expired
+		// early) is replaced once; the run starts again from the top.
+		if token != "" && attempt == 1 && errors.Is(err, gitrepo.ErrAuth) {
+			plan.GitApp.Refused(token)
+			r.log.Info("the Git host refused the GitHub App's installation token; minting another")
+			continue
+		}
+		return resultFor(out, err)
+	}
+}
+
+// mintGitToken sets plan.GitAuth from the plan's GitHub App, returning
+// the token ("" without an App).
+func mintGitToken(ctx context.Context, plan *Plan) (string, error) {
+	if plan.GitApp == nil {
+		return "", nil
+	}
+	token, err := plan.GitApp.Token(ctx)
+	if err != nil {
+		if errors.Is(err, githubapp.ErrRefused) {
+			return "", Terminal(fmt.Errorf("credentials.git: %w", err))
+		}
+		return "", fmt.Errorf("credentials.git: %w", err)
+	}
+	plan.GitAuth = &UserPass{Username: "x-access-token", Password: token}
+	return token, nil
+}
+
+// gitHubApps are the GitHub Apps a Runner has minted tokens with, shared
+// so that a token is reused until shortly before it expires.
+type gitHubApps struct {
+	m sync.Map // App.ID() → *githubapp.App
+}
+
+// share returns the App with a's identity the Runner already holds, or a.
+func (g *gitHubApps) share(a *githubapp.App) *githubapp.App {
+	held, _ := g.m.LoadOrStore(a.ID(), a)
+	return held.(*githubapp.App)
 }
 
 // runner is one run: its plan, its collaborators and the Runner whose

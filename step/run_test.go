@@ -76,12 +76,16 @@ type fixtureOpt struct {
 	recordSource string // overrides the record's gitCommit (e.g. a missing commit)
 	recordPath   string // overrides the record's sourcePath
 	sourceName   string // the source repository's name on the server; default source.git
+	noGitAuth    bool   // the Git server takes no basic auth of its own (a middleware decides)
 }
 
 func newFixture(t *testing.T, o fixtureOpt) *fixture {
 	t.Helper()
 	f := &fixture{logs: &logbuf.Buffer{}, runner: NewRunner()}
-	gopts := []gittest.Option{gittest.WithBasicAuth(gitUser, secret)}
+	var gopts []gittest.Option
+	if !o.noGitAuth {
+		gopts = append(gopts, gittest.WithBasicAuth(gitUser, secret))
+	}
 	if o.gitMW != nil {
 		gopts = append(gopts, gittest.WithMiddleware(o.gitMW))
 	}

@@ -37,6 +37,17 @@ type Server struct {
 	secondary   bool
 	requests    int
 	authHeaders []string
+	apps        []*App
+	minted      []string
+	jwts        []string
+	now         func() time.Time
+}
+
+// SetClock makes the token endpoint judge JWTs and date tokens by now.
+func (s *Server) SetClock(now func() time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now = now
 }
 
 type commit struct {
@@ -62,12 +73,16 @@ type CheckRun struct {
 
 // New starts a server.
 func New(t testing.TB) *Server {
-	s := &Server{commits: map[string]*commit{}}
+	s := &Server{commits: map[string]*commit{}, now: time.Now}
 	srv := httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(srv.Close)
 	s.URL = srv.URL
 	return s
 }
+
+// Handler serves the API, for a test that mounts it under another
+// server (as a GitHub Enterprise Server serves it under /api/v3).
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serve) }
 
 // RequireToken makes every request need "Authorization: Bearer tok".
 func (s *Server) RequireToken(tok string) {
@@ -158,13 +173,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusForbidden, "API rate limit exceeded.")
 		return
 	}
-	if s.token != "" && r.Header.Get("Authorization") != "Bearer "+s.token {
+	if s.token != "" && !strings.Contains(r.URL.Path, "/app/installations/") && r.Header.Get("Authorization") != "Bearer "+s.token {
 		fail(http.StatusUnauthorized, "Bad credentials")
 		return
 	}
 	// /repos/{owner}/{repo}/commits/{ref}/{status|check-runs}, under
 	// /api/v3 as on a GitHub Enterprise Server.
 	parts := strings.Split(strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/api/v3"), "/"), "/")
+	if len(parts) == 4 && parts[0] == "app" && parts[1] == "installations" && parts[3] == "access_tokens" {
+		s.serveAppToken(w, r, parts[2])
+		return
+	}
 	if r.Method != http.MethodGet || len(parts) != 6 || parts[0] != "repos" || parts[3] != "commits" {
 		fail(http.StatusNotFound, "Not Found")
 		return

@@ -101,6 +101,9 @@ type Config struct {
 	// host and path) a record may name, and the default registry of the
 	// registry credentials.
 	ImageRepository string `json:"imageRepository,omitempty"`
+	// HealthCheck asks Kargo (StepPlugin runtime) for argocd-update's health
+	// check on the stage's Applications, pinned to the promoted release.
+	HealthCheck *HealthCheckConfig `json:"healthCheck,omitempty"`
 	// Timeout is a Go duration bounding every network call; default "5m".
 	Timeout string `json:"timeout,omitempty"`
 	// InsecureHTTPHosts may be reached over plain http besides loopback.
@@ -136,6 +139,20 @@ func (c Checks) SourceCommitEnabled() bool { return boolOr(c.SourceCommit, true)
 // ImageRevisionLabelEnabled reports whether the image revision label is
 // checked (default false).
 func (c Checks) ImageRevisionLabelEnabled() bool { return boolOr(c.ImageRevisionLabel, false) }
+
+// HealthCheckConfig names the Argo CD Applications whose health the Stage
+// follows.
+type HealthCheckConfig struct {
+	Apps []HealthCheckApp `json:"apps"`
+}
+
+// HealthCheckApp is one Application and what each of its sources must reach.
+type HealthCheckApp struct {
+	Name      string `json:"name"`
+	Namespace string `json:"namespace,omitempty"`
+	// DesiredRevisions are "gitCommit", "gitopsCommit" or "", one per source.
+	DesiredRevisions []string `json:"desiredRevisions"`
+}
 
 // Gates are conditions a promotion must meet at the tip of the branch it
 // edits; nil fields are not checked.

@@ -3,6 +3,7 @@ package step
 import (
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -289,3 +290,30 @@ func TestKargoGitCredentialSecretPassedWhole(t *testing.T) {
 }
 
 func regexpQuote(s string) string { return strings.NewReplacer(".", `\.`).Replace(s) }
+
+// TestHealthCheckPinsThePromotion: with healthCheck, the Result asks Kargo
+// for argocd-update's health check, each Application source pinned to what
+// the promotion made it reach, in the shape of Kargo's ArgoCDHealthInput.
+func TestHealthCheckPinsThePromotion(t *testing.T) {
+	f := newFixture(t, fixtureOpt{})
+	res := f.run(t, KindPromote, "staging", map[string]any{"healthCheck": map[string]any{"apps": []any{
+		map[string]any{"name": "codeai-staging", "namespace": "argocd", "desiredRevisions": []any{"gitCommit", ""}},
+		map[string]any{"name": "codeai-staging-gitops", "desiredRevisions": []any{"gitopsCommit"}},
+	}}})
+	wantStatus(t, res, kargo.StatusSucceeded, false)
+	want := &kargo.HealthCheck{Kind: "argocd-update", Input: map[string]any{"apps": []any{
+		map[string]any{"name": "codeai-staging", "namespace": "argocd", "desiredRevisions": []any{f.srcCommit, ""}},
+		map[string]any{"name": "codeai-staging-gitops", "desiredRevisions": []any{f.tip(t)}},
+	}}}
+	if !reflect.DeepEqual(res.HealthCheck, want) {
+		t.Fatalf("health check %#v\nwant %#v", res.HealthCheck, want)
+	}
+	// Without the config there is none; verify refuses it.
+	if res := f.run(t, KindPromote, "staging", nil); res.HealthCheck != nil {
+		t.Fatalf("a health check without the config: %#v", res.HealthCheck)
+	}
+	bad := f.run(t, KindVerify, "staging", map[string]any{"healthCheck": map[string]any{"apps": []any{map[string]any{"name": "a", "desiredRevisions": []any{"gitCommit"}}}}})
+	if bad.Status != kargo.StatusFailed || !strings.Contains(bad.Message, "/healthCheck: argo-refs-verify deploys nothing") {
+		t.Fatalf("verify with healthCheck: %q", bad.Message)
+	}
+}

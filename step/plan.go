@@ -175,6 +175,9 @@ func (c *Config) Resolve(kind Kind, sc Context, getenv func(string) string) (*Pl
 	}
 
 	p.PushBranch = p.Branch
+	if kind == KindVerify && c.HealthCheck != nil {
+		add("/healthCheck", "%s deploys nothing whose health could follow it; move it to the %s step", KindVerify, KindPromote)
+	}
 	if kind == KindVerify && c.Gates != nil && c.Gates.LegacyGitflow != nil {
 		// sourceChecks is about the source commit, and verify checks it.
 		// A verification reads the Freight commit only; a gate there would

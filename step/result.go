@@ -34,6 +34,7 @@ type outcome struct {
 	skipped      []string       // checks the config turned off
 	legacyGate   map[string]any // what the legacy gitflow gate read; nil without the gate
 	ciPassed     []string       // the contexts the CI-result gate saw succeed; nil without the gate
+	healthCheck  *HealthCheckConfig
 }
 
 // classify marks the errors that retrying cannot fix as terminal. It is the
@@ -125,11 +126,43 @@ func resultFor(out *outcome, err error) Result {
 		msg += "; NOT checked: " + strings.Join(out.skipped, ", ") + " (turned off in checks)"
 	}
 	return Result{
-		Status:  kargo.StatusSucceeded,
-		Message: msg,
-		Output:  output,
-		Diff:    out.diff,
+		Status:      kargo.StatusSucceeded,
+		Message:     msg,
+		Output:      output,
+		Diff:        out.diff,
+		HealthCheck: healthCheckFor(out),
 	}
+}
+
+// healthCheckFor is argocd-update's health check for the configured
+// Applications, each source pinned to what the promotion made it reach:
+// Kargo's health.Criteria with an ArgoCDHealthInput (kargo
+// pkg/health/checker/builtin/argocd.go). Nil without the config, and for a
+// dry run.
+func healthCheckFor(out *outcome) *kargo.HealthCheck {
+	if out.healthCheck == nil || out.diff != "" {
+		return nil
+	}
+	apps := make([]any, 0, len(out.healthCheck.Apps))
+	for _, a := range out.healthCheck.Apps {
+		revs := make([]any, len(a.DesiredRevisions))
+		for i, r := range a.DesiredRevisions {
+			switch r {
+			case "gitCommit":
+				revs[i] = out.record.GitCommit
+			case "gitopsCommit":
+				revs[i] = out.gitopsCommit
+			default:
+				revs[i] = ""
+			}
+		}
+		app := map[string]any{"name": a.Name, "desiredRevisions": revs}
+		if a.Namespace != "" {
+			app["namespace"] = a.Namespace
+		}
+		apps = append(apps, app)
+	}
+	return &kargo.HealthCheck{Kind: "argocd-update", Input: map[string]any{"apps": apps}}
 }
 
 // uiMessage is the one line a person reads in the Kargo UI, e.g.

@@ -227,6 +227,7 @@ func (r *runner) promote(ctx context.Context) (*outcome, error) {
 	}
 	out := r.newOutcome(rec)
 	out.targets = changes
+	out.healthCheck = r.plan.Config.HealthCheck
 	out.legacyGate = gate
 	out.image = r.imageValue(rec, r.pinsDigest())
 	out.changed, out.attempts, out.branch = res.Changed, res.Attempts, res.Branch

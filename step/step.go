@@ -81,4 +81,7 @@ type Result struct {
 	Err error
 	// Diff is the unified diff a dry run would have committed.
 	Diff string
+	// HealthCheck, when set, is the health check Kargo should run for the
+	// Stage (StepPlugin runtime).
+	HealthCheck *kargo.HealthCheck
 }

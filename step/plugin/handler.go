@@ -256,10 +256,11 @@ func isAbsent(raw []byte) bool {
 
 func toResponse(res step.Result) kargo.StepResponse {
 	resp := kargo.StepResponse{
-		Status:   res.Status,
-		Message:  res.Message,
-		Output:   res.Output,
-		Terminal: res.Terminal,
+		Status:      res.Status,
+		Message:     res.Message,
+		Output:      res.Output,
+		Terminal:    res.Terminal,
+		HealthCheck: res.HealthCheck,
 	}
 	if res.Err != nil {
 		resp.Error = res.Err.Error()

@@ -645,3 +645,45 @@ func TestChunkedBodyOverTheLimit(t *testing.T) {
 		t.Errorf("body exactly at the limit: %d %s", resp.StatusCode, b)
 	}
 }
+
+// TestHealthCheckGoldenResponse: a promotion's health check reaches Kargo
+// as kargo-extended relays it: the response's healthCheck is Kargo's
+// health.Criteria (Kind, Input; keys matched case-insensitively) whose
+// input decodes as ArgoCDHealthInput (kargo pkg/health/checker/builtin/
+// argocd.go: apps[].name, namespace, desiredRevisions). The expected bytes
+// are written by hand.
+func TestHealthCheckGoldenResponse(t *testing.T) {
+	const sha = "0cc4cd87f40ae606d1822d5652b552f8c50a4668"
+	res := step.Result{Status: kargo.StatusSucceeded, Message: "staging → git-0cc4cd8", HealthCheck: &kargo.HealthCheck{Kind: "argocd-update", Input: map[string]any{"apps": []any{
+		map[string]any{"name": "codeai-staging", "namespace": "argocd", "desiredRevisions": []any{sha, ""}},
+	}}}}
+	got, err := json.Marshal(toResponse(res))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"status":"Succeeded","message":"staging → git-0cc4cd8","healthCheck":{"kind":"argocd-update","input":{"apps":[{"desiredRevisions":["` + sha + `",""],"name":"codeai-staging","namespace":"argocd"}]}}}`
+	if string(got) != want {
+		t.Fatalf("response\n%s\nwant\n%s", got, want)
+	}
+	// Decoded the way Kargo decodes it.
+	var criteria struct {
+		Kind  string
+		Input struct {
+			Apps []struct {
+				Name             string   `json:"name"`
+				Namespace        string   `json:"namespace,omitempty"`
+				DesiredRevisions []string `json:"desiredRevisions,omitempty"`
+			} `json:"apps"`
+		}
+	}
+	var resp struct{ HealthCheck json.RawMessage }
+	if err := json.Unmarshal(got, &resp); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(resp.HealthCheck, &criteria); err != nil {
+		t.Fatal(err)
+	}
+	if criteria.Kind != "argocd-update" || len(criteria.Input.Apps) != 1 || criteria.Input.Apps[0].Name != "codeai-staging" || criteria.Input.Apps[0].DesiredRevisions[0] != sha {
+		t.Fatalf("as Kargo reads it: %+v", criteria)
+	}
+}

@@ -89,8 +89,11 @@ func checkCustomStepSpec(t *testing.T, d doc) {
 	if dig(spec, "resources", "requests") == nil || dig(spec, "resources", "limits") == nil {
 		t.Errorf("%s: resources needs requests and limits", d)
 	}
-	if str(spec, "output", "source", "type") != "Pipe" || str(spec, "output", "source", "format") != "KeyValue" {
-		t.Errorf("%s: output must be the KARGO_OUTPUT file (Pipe) in KeyValue format, which argo-refs writes", d)
+	if str(spec, "output", "source", "type") != "Pipe" || str(spec, "output", "source", "format") != "JSON" {
+		t.Errorf("%s: output must be the KARGO_OUTPUT file (Pipe) in JSON format, which argo-refs writes with --kargo-output=json", d)
+	}
+	if !slices.Contains(list(spec, "command"), any("--kargo-output=json")) {
+		t.Errorf("%s: the command must pass --kargo-output=json, the format output.source declares", d)
 	}
 	if caps := list(spec, "capabilities"); len(caps) != 0 {
 		t.Errorf("%s: capabilities = %v; argo-refs needs no access to Kubernetes", d, caps)

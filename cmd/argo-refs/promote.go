@@ -37,6 +37,7 @@ type stepCommandText struct {
 type stepFlags struct {
 	config, project, stage, promotion, alias, workDir string
 	gitopsCommit, freight, warehouse, output          string
+	kargoOutput                                       string
 	dryRun, verbose                                   bool
 }
 
@@ -71,6 +72,7 @@ func stepCommand(kind step.Kind, text stepCommandText) *command {
 			fs.StringVar(&f.freight, "freight", "", "Kargo FreightCollection JSON `FILE` (instead of --gitops-commit)")
 			fs.StringVar(&f.warehouse, "warehouse", "", "Warehouse `NAME` of the Freight --gitops-commit makes (default: the config's warehouse, else \""+defaultWarehouse+"\")")
 			fs.StringVarP(&f.output, "output", "o", "text", "stdout format: text or json (outputs also go to $"+customstep.OutputEnv+" when set)")
+			fs.StringVar(&f.kargoOutput, "kargo-output", customstep.FormatKeyValue, "format of $"+customstep.OutputEnv+": keyvalue, or json for a CustomPromotionStep whose output.source.format is JSON (typed outputs, as in the StepPlugin runtime)")
 			fs.BoolVarP(&f.verbose, "verbose", "v", false, "log the step's progress to stderr")
 			if withDryRun {
 				fs.BoolVar(&f.dryRun, "dry-run", false, "verify and compute the edits, print the diff, push nothing")
@@ -88,6 +90,9 @@ func runStepCommand(ctx context.Context, kind step.Kind, io stdio, fs *pflag.Fla
 	}
 	if f.output != "text" && f.output != "json" {
 		return usageError("--output %q: expected text or json", f.output)
+	}
+	if f.kargoOutput != customstep.FormatKeyValue && f.kargoOutput != customstep.FormatJSON {
+		return usageError("--kargo-output is %q, want keyvalue or json", f.kargoOutput)
 	}
 	getenv := io.getenv
 	if getenv == nil {
@@ -132,7 +137,7 @@ func runStepCommand(ctx context.Context, kind step.Kind, io stdio, fs *pflag.Fla
 	res := io.stepRunner()(ctx, kind, sc, config, step.Options{Getenv: getenv, Logger: logger, DryRun: f.dryRun})
 
 	if path := getenv(customstep.OutputEnv); path != "" {
-		if err := customstep.WriteFile(path, res.Output); err != nil {
+		if err := customstep.WriteFileAs(path, res.Output, f.kargoOutput); err != nil {
 			code := customstep.ExitCode(res)
 			switch {
 			case code != exitOK:

@@ -103,7 +103,47 @@ func randomDelimiter() (string, error) {
 // replacing what it held, so that a retried command leaves one set of
 // outputs. Nothing is written when the outputs do not fit.
 func WriteFile(path string, outputs map[string]any) error {
-	b, err := Format(outputs)
+	return WriteFileAs(path, outputs, FormatKeyValue)
+}
+
+// The $KARGO_OUTPUT formats a CustomPromotionStep may declare in
+// spec.output.source.format: KeyValue (the default) turns every value into
+// a string; JSON keeps numbers, booleans and lists typed, as the StepPlugin
+// runtime's outputs are.
+const (
+	FormatKeyValue = "keyvalue"
+	FormatJSON     = "json"
+)
+
+// FormatJSONObject writes outputs as one JSON object, under the same size
+// limit.
+func FormatJSONObject(outputs map[string]any) ([]byte, error) {
+	if outputs == nil {
+		outputs = map[string]any{}
+	}
+	b, err := json.Marshal(outputs)
+	if err != nil {
+		return nil, fmt.Errorf("formatting outputs as JSON: %w", err)
+	}
+	if len(b) > MaxOutputBytes {
+		return nil, fmt.Errorf("formatting %d outputs: %w: %d bytes, over the limit of %d", len(outputs), ErrOutputTooLarge, len(b), MaxOutputBytes)
+	}
+	return append(b, '\n'), nil
+}
+
+// WriteFileAs writes outputs to path in format (FormatKeyValue or
+// FormatJSON).
+func WriteFileAs(path string, outputs map[string]any, format string) error {
+	var b []byte
+	var err error
+	switch format {
+	case FormatKeyValue:
+		b, err = Format(outputs)
+	case FormatJSON:
+		b, err = FormatJSONObject(outputs)
+	default:
+		err = fmt.Errorf("unknown output format %q", format)
+	}
 	if err != nil {
 		return fmt.Errorf("writing outputs to %s: %w", path, err)
 	}

@@ -6,6 +6,7 @@ package step
 // record's other checks, on every run.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -107,7 +108,7 @@ func judgeCI(rep *ghchecks.Report, required []string) (passed []string, pending,
 		if c.Status != "completed" {
 			state = c.Status
 		}
-		all = append(all, ciFinding{c.Name, state, cmpOr(c.HTMLURL, c.DetailsURL)})
+		all = append(all, ciFinding{c.Name, state, cmp.Or(c.HTMLURL, c.DetailsURL)})
 	}
 	judge := func(f ciFinding) {
 		switch f.state {
@@ -147,11 +148,4 @@ func joinFindings(fs []ciFinding) string {
 		s[i] = f.String()
 	}
 	return strings.Join(s, ", ")
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

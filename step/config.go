@@ -307,10 +307,3 @@ func boolOr(b *bool, def bool) bool {
 	}
 	return *b
 }
-
-func strOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}

@@ -5,6 +5,7 @@ package step
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"strings"
@@ -33,8 +34,8 @@ func (p *Plan) CommitMessage(v MessageVars) (string, error) {
 			return "", err
 		}
 	}
-	v.Stage = strOr(v.Stage, p.Stage)
-	v.Project = strOr(v.Project, p.Project)
+	v.Stage = cmp.Or(v.Stage, p.Stage)
+	v.Project = cmp.Or(v.Project, p.Project)
 	msg, err := renderMessage(t, v)
 	if err != nil {
 		return "", Terminal(fmt.Errorf("rendering the commit message: %w", err))

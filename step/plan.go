@@ -5,6 +5,7 @@ package step
 // and the Freight commit.
 
 import (
+	"cmp"
 	"fmt"
 	"net/url"
 	"path"
@@ -142,7 +143,7 @@ func (c *Config) Resolve(kind Kind, sc Context, getenv func(string) string) (*Pl
 		Promotion:                  sc.Promotion,
 		RepoURL:                    c.RepoURL,
 		BuildLockDir:               c.BuildLockDir,
-		Branch:                     strOr(c.Branch, DefaultBranch),
+		Branch:                     cmp.Or(c.Branch, DefaultBranch),
 		Timeout:                    DefaultTimeout,
 		SkipCI:                     boolOr(c.SkipCI, false),
 		InsecureHTTPHosts:          c.InsecureHTTPHosts,
@@ -158,15 +159,15 @@ func (c *Config) Resolve(kind Kind, sc Context, getenv func(string) string) (*Pl
 		p.Packaging = *c.Packaging
 	}
 	if c.Author != nil {
-		p.Author.Name = strOr(c.Author.Name, p.Author.Name)
-		p.Author.Email = strOr(c.Author.Email, p.Author.Email)
+		p.Author.Name = cmp.Or(c.Author.Name, p.Author.Name)
+		p.Author.Email = cmp.Or(c.Author.Email, p.Author.Email)
 	}
 	if c.Timeout != "" {
 		if d, err := parseTimeout(c.Timeout); err == nil {
 			p.Timeout = d
 		}
 	}
-	if t, err := parseMessage(strOr(c.Message, DefaultMessage)); err == nil {
+	if t, err := parseMessage(cmp.Or(c.Message, DefaultMessage)); err == nil {
 		p.message = t
 	}
 	p.App = c.App
@@ -335,12 +336,12 @@ func (c *Config) resolveTargets(p *Plan, ps *[]problem) []ResolvedTarget {
 			rt = ResolvedTarget{
 				Kind:      TargetDeploymentFile,
 				Path:      pathOr(ptr+"/path", d.Path, "deployment.yaml"),
-				Key:       strOr(d.Key, DefaultKey),
+				Key:       cmp.Or(d.Key, DefaultKey),
 				SetImage:  boolOr(d.SetImage, true),
 				PinDigest: d.PinDigest,
 			}
 			if rt.SetImage {
-				rt.ImageKey = strOr(d.ImageKey, DefaultImageKey)
+				rt.ImageKey = cmp.Or(d.ImageKey, DefaultImageKey)
 				rt.ValuesFile = pathOr(ptr+"/valuesFile", d.ValuesFile, "values.yaml")
 				if rt.ValuesFile != "" {
 					if err := checkRelPath(rt.ValuesFile); err != nil {
@@ -406,7 +407,7 @@ func gitHubApp(g *GitCredentials, repoURL string) (*githubapp.App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("repoURL: %w", err)
 	}
-	issuer := cmpOr(g.GitHubAppClientID, g.GitHubAppID)
+	issuer := cmp.Or(g.GitHubAppClientID, g.GitHubAppID)
 	return githubapp.New(issuer, g.GitHubAppInstallationID, g.GitHubAppPrivateKey, githubapp.Options{APIURL: githubapp.APIURLFor(strings.ToLower(u.Scheme), u.Host)})
 }
 

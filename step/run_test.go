@@ -1,6 +1,7 @@
 package step
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -96,7 +97,7 @@ func newFixture(t *testing.T, o fixtureOpt) *fixture {
 	}
 	f.reg = regtest.New(t, ropts...)
 
-	sourceName := cmpOr(o.sourceName, "source.git")
+	sourceName := cmp.Or(o.sourceName, "source.git")
 	f.sourceURL = f.git.CreateRepo(t, sourceName)
 	f.srcCommit = gittest.CommitFiles(t, f.git.Dir(sourceName), "main", map[string]string{
 		"k8s/helm/Chart.yaml":                   "apiVersion: v2\nname: codeai\nversion: 0.1.0\n",

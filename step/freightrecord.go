@@ -28,6 +28,24 @@ type freightRecord struct {
 	cached *warehouse.Record
 	claim  *recordClaim
 	guess  *sourceGuess
+	// listed is the release the Freight's directory listing names, once
+	// looked at (haveListed); guessTried, whether the source check was
+	// started.
+	listed     string
+	haveListed bool
+	guessTried bool
+}
+
+// release is the gitCommit of the run's record before its blob is read:
+// from the cache, or from the Freight's directory listing (read once).
+func (fr *freightRecord) release(ctx context.Context) string {
+	if fr.cached != nil {
+		return fr.cached.GitCommit
+	}
+	if !fr.haveListed {
+		fr.listed, fr.haveListed = fr.r.listedRelease(ctx, fr.remote, fr.r.freight), true
+	}
+	return fr.listed
 }
 
 // openFreight opens the GitOps repository and looks the run's record up in
@@ -71,8 +89,12 @@ func (fr *freightRecord) paths() []string {
 // build-lock directory names, when this run reads the record. The Freight
 // commit's trees must be fetched.
 func (fr *freightRecord) startSourceCheck(ctx context.Context) {
-	if fr.needsFetch() && fr.guess == nil {
-		fr.guess = fr.r.guessSource(ctx, fr.remote, fr.r.freight)
+	if !fr.needsFetch() || fr.guessTried {
+		return
+	}
+	fr.guessTried = true
+	if fr.r.sourceGuessable() {
+		fr.guess = fr.r.guessSource(ctx, fr.release(ctx))
 	}
 }
 

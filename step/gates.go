@@ -17,23 +17,19 @@ import (
 // revision, tag, mergedAt and path of the merge record it read.
 const OutputLegacyGitflow = "legacyGitflow"
 
-// gatePaths lists the files the gates read at the tip for a release of
-// gitCommit ("" when not known yet: the gates then read them on their own).
-func (r *runner) gatePaths(gitCommit string) []string {
+// gatePaths lists the files the gates read at the tip for fr's release
+// (none when no gate is configured, or the release is not known yet: the
+// gates then read them on their own).
+func (r *runner) gatePaths(ctx context.Context, fr *freightRecord) []string {
 	g := r.plan.LegacyGate
-	if g == nil || gitCommit == "" {
+	if g == nil {
 		return nil
 	}
-	return []string{warehouse.LegacyMergedPath(g.Dir, g.Env, gitCommit)}
-}
-
-// releaseHint is the gitCommit of the run's record before its blob is read:
-// from the cache, or from the Freight's directory listing.
-func (fr *freightRecord) releaseHint(ctx context.Context) string {
-	if fr.cached != nil {
-		return fr.cached.GitCommit
+	commit := fr.release(ctx)
+	if commit == "" {
+		return nil
 	}
-	return fr.r.listedRelease(ctx, fr.remote, fr.r.freight)
+	return []string{warehouse.LegacyMergedPath(g.Dir, g.Env, commit)}
 }
 
 // checkLegacyGate requires the release's merge record into the legacy

@@ -238,7 +238,7 @@ func (c *Config) Resolve(kind Kind, sc Context, getenv func(string) string) (*Pl
 			}
 			p.GitAuth = nil // minted per run from the App
 		}
-		p.gitScope = gitScope{repoURL: g.RepoURL, regex: bool(g.RepoURLIsRegex)}
+		p.gitScope, _ = newGitScope(g) // a bad pattern is reported by check
 	} else if p.GitAuth, err = netpolicy.GitFromEnv(getenv); err != nil {
 		add("/credentials/git", "%v", err)
 	}

@@ -119,12 +119,11 @@ func gitCredentialProblems(g *GitCredentials, repoURL string) map[string]string 
 	if g.RepoURL == "" {
 		return nil
 	}
-	if g.RepoURLIsRegex {
-		if _, err := regexp.Compile(g.RepoURL); err != nil {
-			return map[string]string{"/repoURL": "is not a regular expression: " + err.Error()}
-		}
+	scope, err := newGitScope(g)
+	if err != nil {
+		return map[string]string{"/repoURL": err.Error()}
 	}
-	if repoURL != "" && !(gitScope{repoURL: g.RepoURL, regex: bool(g.RepoURLIsRegex)}).matches(repoURL) {
+	if repoURL != "" && !scope.matches(repoURL) {
 		return map[string]string{"/repoURL": fmt.Sprintf("the credentials are for %s, not for repoURL %s: credentials are sent only to the repository they name", netpolicy.RedactURL(g.RepoURL), netpolicy.RedactURL(repoURL))}
 	}
 	return nil
@@ -132,17 +131,29 @@ func gitCredentialProblems(g *GitCredentials, repoURL string) map[string]string 
 
 // gitScope is the repository (or pattern) Git credentials are for.
 type gitScope struct {
-	repoURL string
-	regex   bool
+	repoURL string         // "" when the credentials name no repository
+	re      *regexp.Regexp // when repoURL is a regular expression
+}
+
+// newGitScope reads the scope of g, compiling a repoURL pattern once.
+func newGitScope(g *GitCredentials) (gitScope, error) {
+	s := gitScope{repoURL: g.RepoURL}
+	if g.RepoURL != "" && g.RepoURLIsRegex {
+		re, err := regexp.Compile(g.RepoURL)
+		if err != nil {
+			return gitScope{}, fmt.Errorf("is not a regular expression: %v", err)
+		}
+		s.re = re
+	}
+	return s, nil
 }
 
 // matches applies Kargo's rule: a regular expression matches the URL as
 // given or normalised; a plain repoURL matches when both normalise to the
 // same repository.
 func (s gitScope) matches(rawURL string) bool {
-	if s.regex {
-		re, err := regexp.Compile(s.repoURL)
-		return err == nil && (re.MatchString(rawURL) || re.MatchString(target.NormalizeRepoURL(rawURL)))
+	if s.re != nil {
+		return s.re.MatchString(rawURL) || s.re.MatchString(target.NormalizeRepoURL(rawURL))
 	}
 	return target.NormalizeRepoURL(s.repoURL) == target.NormalizeRepoURL(rawURL)
 }

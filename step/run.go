@@ -199,7 +199,7 @@ func (r *runner) promote(ctx context.Context) (*outcome, error) {
 			// The tip may be the Freight commit itself. The gates' files
 			// come with the targets when the release is known by now.
 			reads[tip.Commit()] = append(reads[tip.Commit()], r.targetPaths()...)
-			reads[tip.Commit()] = append(reads[tip.Commit()], r.gatePaths(fr.releaseHint(ctx))...)
+			reads[tip.Commit()] = append(reads[tip.Commit()], r.gatePaths(ctx, fr)...)
 			fr.startSourceCheck(ctx)
 			if err := remote.Prefetch(ctx, reads); err != nil {
 				r.log.Debug("prefetch failed; reading file by file", "error", err)

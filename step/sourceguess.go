@@ -28,15 +28,19 @@ type sourceGuess struct {
 	cancel             context.CancelFunc
 }
 
-// guessSource starts a sourceGuess, or returns nil when the config does not
-// pin the source or the directory does not name one commit.
-func (r *runner) guessSource(ctx context.Context, remote *gitrepo.Remote, freight plumbing.Hash) *sourceGuess {
+// sourceGuessable reports whether the config pins what a sourceGuess needs:
+// the source check on, and packaging.sourceRepo and sourcePath.
+func (r *runner) sourceGuessable() bool {
 	want := r.plan.Packaging
-	if !r.plan.Checks.SourceCommit || want.SourceRepo == "" || want.SourcePath == "" {
-		return nil
-	}
-	commit := r.listedRelease(ctx, remote, freight)
-	if commit == "" {
+	return r.plan.Checks.SourceCommit && want.SourceRepo != "" && want.SourcePath != ""
+}
+
+// guessSource starts a sourceGuess for commit (the Freight's listed
+// release), or returns nil when the config does not pin the source or the
+// directory names no one commit ("").
+func (r *runner) guessSource(ctx context.Context, commit string) *sourceGuess {
+	want := r.plan.Packaging
+	if !r.sourceGuessable() || commit == "" {
 		return nil
 	}
 	gctx, cancel := context.WithCancel(ctx)

@@ -67,13 +67,7 @@ func CheckLegacyEnv(env string) error {
 // ParseLegacyMerge decodes and validates one merge record file, as strictly
 // as Parse reads build-lock records. Every error matches ErrInvalidRecord.
 func ParseLegacyMerge(file string, data []byte) (*LegacyMerge, error) {
-	if len(data) > MaxRecordSize {
-		return nil, &FieldError{File: file, Problem: fmt.Sprintf("file is %d bytes, larger than the %d-byte limit for a record", len(data), MaxRecordSize)}
-	}
-	if err := checkEncoding(file, data); err != nil {
-		return nil, err
-	}
-	root, err := checkStructure(file, data, legacyMergeSpec, "a legacy merge record mapping (revision, tag, mergedAt)")
+	root, err := readRecordYAML(file, data, legacyMergeSpec, "a legacy merge record mapping (revision, tag, mergedAt)")
 	if err != nil {
 		return nil, err
 	}

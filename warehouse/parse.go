@@ -20,13 +20,7 @@ import (
 // messages only. Every error it returns matches ErrInvalidRecord; content
 // problems are *FieldError values (several joined with errors.Join).
 func Parse(file string, data []byte) (*Record, error) {
-	if len(data) > MaxRecordSize {
-		return nil, &FieldError{File: file, Problem: fmt.Sprintf("file is %d bytes, larger than the %d-byte limit for a record", len(data), MaxRecordSize)}
-	}
-	if err := checkEncoding(file, data); err != nil {
-		return nil, err
-	}
-	root, err := checkStructure(file, data, recordSpec, "a build-lock record mapping")
+	root, err := readRecordYAML(file, data, recordSpec, "a build-lock record mapping")
 	if err != nil {
 		return nil, err
 	}
@@ -90,6 +84,19 @@ func parseCreatedAt(s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("expected %s, found %s with fractional seconds", want, quote(s))
 	}
 	return t.UTC(), nil
+}
+
+// readRecordYAML is the strict reading every record kind shares: the size
+// limit before any parsing, plain LF UTF-8, then the document's structure
+// against spec. It returns the mapping node.
+func readRecordYAML(file string, data []byte, spec []fieldSpec, want string) (*yamlv3.Node, error) {
+	if len(data) > MaxRecordSize {
+		return nil, &FieldError{File: file, Problem: fmt.Sprintf("file is %d bytes, larger than the %d-byte limit for a record", len(data), MaxRecordSize)}
+	}
+	if err := checkEncoding(file, data); err != nil {
+		return nil, err
+	}
+	return checkStructure(file, data, spec, want)
 }
 
 func checkEncoding(file string, data []byte) error {
@@ -233,7 +240,7 @@ func stringScalar(n *yamlv3.Node) bool {
 	return false
 }
 
-// scalarAt returns the value at the key path in a mapping checkStructure
+// scalarAt returns the value at the key path in a mapping readRecordYAML
 // accepted.
 func scalarAt(m *yamlv3.Node, keys ...string) string {
 	for _, k := range keys {

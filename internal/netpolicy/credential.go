@@ -46,13 +46,7 @@ func (u UserPass) GoString() string {
 }
 
 // Format makes every fmt verb print the redacted form.
-func (u UserPass) Format(f fmt.State, verb rune) {
-	if verb == 'v' && f.Flag('#') {
-		_, _ = f.Write([]byte(u.GoString()))
-		return
-	}
-	_, _ = f.Write([]byte(u.String()))
-}
+func (u UserPass) Format(f fmt.State, verb rune) { formatRedacted(f, verb, u) }
 
 // MarshalJSON encodes the user name and a redacted password.
 func (u UserPass) MarshalJSON() ([]byte, error) {
@@ -74,13 +68,7 @@ func (c RegistryCredentials) GoString() string {
 }
 
 // Format makes every fmt verb print the redacted form.
-func (c RegistryCredentials) Format(f fmt.State, verb rune) {
-	if verb == 'v' && f.Flag('#') {
-		_, _ = f.Write([]byte(c.GoString()))
-		return
-	}
-	_, _ = f.Write([]byte(c.String()))
-}
+func (c RegistryCredentials) Format(f fmt.State, verb rune) { formatRedacted(f, verb, c) }
 
 // MarshalJSON encodes the registry, the user name and a redacted password.
 func (c RegistryCredentials) MarshalJSON() ([]byte, error) {
@@ -112,13 +100,7 @@ func (t Token) String() string {
 func (t Token) GoString() string { return fmt.Sprintf("netpolicy.Token{Value:%q}", t.String()) }
 
 // Format makes every fmt verb print the redacted form.
-func (t Token) Format(f fmt.State, verb rune) {
-	if verb == 'v' && f.Flag('#') {
-		_, _ = f.Write([]byte(t.GoString()))
-		return
-	}
-	_, _ = f.Write([]byte(t.String()))
-}
+func (t Token) Format(f fmt.State, verb rune) { formatRedacted(f, verb, t) }
 
 // MarshalJSON encodes the redacted form.
 func (t Token) MarshalJSON() ([]byte, error) {
@@ -129,3 +111,19 @@ func (t Token) MarshalJSON() ([]byte, error) {
 
 // LogValue makes slog print the redacted form.
 func (t Token) LogValue() slog.Value { return slog.StringValue(t.String()) }
+
+// redactedStringer is a credential whose String and GoString are redacted.
+type redactedStringer interface {
+	fmt.Stringer
+	fmt.GoStringer
+}
+
+// formatRedacted is the Format every credential type shares: %#v prints the
+// redacted GoString, every other verb the redacted String.
+func formatRedacted(f fmt.State, verb rune, c redactedStringer) {
+	if verb == 'v' && f.Flag('#') {
+		_, _ = f.Write([]byte(c.GoString()))
+		return
+	}
+	_, _ = f.Write([]byte(c.String()))
+}

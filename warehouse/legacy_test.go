@@ -11,7 +11,6 @@ import (
 
 	"github.com/argo-refs/argo-refs/internal/gittest"
 	"github.com/argo-refs/argo-refs/warehouse"
-	"github.com/argo-refs/argo-refs/warehouse/gitrepo"
 )
 
 const legacyDir = warehouse.DefaultLegacyGitflowDir
@@ -27,13 +26,9 @@ func merge(t *testing.T, n int, at time.Time) *warehouse.LegacyMerge {
 
 func (g *gitops) recordMerge(t *testing.T, m *warehouse.LegacyMerge, env string) (warehouse.LegacyResult, error) {
 	t.Helper()
-	remote, err := gitrepo.Open(context.Background(), g.url, gitrepo.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return warehouse.PublishLegacyMerge(context.Background(), remote, m, warehouse.LegacyPublishOptions{
+	return warehouse.PublishLegacyMerge(context.Background(), g.remote(t), m, warehouse.LegacyPublishOptions{
 		Dir: legacyDir, Env: env, Branch: "main", MaxAttempts: 30, BaseDelay: 20 * time.Millisecond,
-		Author: gitrepo.Signature{Name: "ci", Email: "ci@example.com", When: time.Unix(1774174209, 0)},
+		Author: ciAuthor(),
 	})
 }
 

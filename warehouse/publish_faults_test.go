@@ -70,7 +70,7 @@ func TestPublishTwentyAtOnceThroughFaults(t *testing.T) {
 			defer cancel()
 			results[i], errs[i] = warehouse.Publish(ctx, remote, rec, warehouse.PublishOptions{
 				Dir: dir, Branch: "main", MaxAttempts: 3 * n, BaseDelay: 20 * time.Millisecond,
-				Author: gitrepo.Signature{Name: "ci", Email: "ci@example.com", When: time.Unix(1774174209, 0)},
+				Author: ciAuthor(),
 			})
 		})
 	}

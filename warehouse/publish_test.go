@@ -45,14 +45,25 @@ func newGitops(t *testing.T) *gitops {
 
 func (g *gitops) publish(t *testing.T, rec *warehouse.Record, force bool) (warehouse.PublishResult, error) {
 	t.Helper()
+	return warehouse.Publish(context.Background(), g.remote(t), rec, warehouse.PublishOptions{
+		Dir: dir, Branch: "main", ForceCurrent: force, MaxAttempts: 30, BaseDelay: 20 * time.Millisecond,
+		Author: ciAuthor(),
+	})
+}
+
+// ciAuthor signs the test's publishes, at a fixed time.
+func ciAuthor() gitrepo.Signature {
+	return gitrepo.Signature{Name: "ci", Email: "ci@example.com", When: time.Unix(1774174209, 0)}
+}
+
+// remote opens the GitOps repository as the CI publisher does.
+func (g *gitops) remote(t *testing.T) *gitrepo.Remote {
+	t.Helper()
 	remote, err := gitrepo.Open(context.Background(), g.url, gitrepo.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return warehouse.Publish(context.Background(), remote, rec, warehouse.PublishOptions{
-		Dir: dir, Branch: "main", ForceCurrent: force, MaxAttempts: 30, BaseDelay: 20 * time.Millisecond,
-		Author: gitrepo.Signature{Name: "ci", Email: "ci@example.com", When: time.Unix(1774174209, 0)},
-	})
+	return remote
 }
 
 func (g *gitops) git(t *testing.T, args ...string) string { return gittest.Git(t, g.bare, args...) }

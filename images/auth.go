@@ -15,6 +15,7 @@ package images
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -23,6 +24,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/argo-refs/argo-refs/internal/ambient"
 )
 
 // transportFor returns the authenticated transport for repo's pull scope,
@@ -61,7 +64,7 @@ func (c *Client) transportFor(ctx context.Context, repo name.Repository) (http.R
 		c.challenges[reg] = ch
 		c.mu.Unlock()
 	}
-	auth, err := c.authenticator(ctx, repo)
+	auth, until, err := c.authenticator(ctx, repo)
 	if err != nil {
 		return nil, err
 	}
@@ -84,6 +87,13 @@ func (c *Client) transportFor(ctx context.Context, repo name.Repository) (http.R
 		a.rt, err = transport.FromToken(repo.Registry, auth, c.transport, ch, &transport.Token{})
 		if err != nil {
 			return nil, fmt.Errorf("%w: authenticating to %s: %w", ErrUnauthorized, reg, err)
+		}
+	}
+	if !until.IsZero() {
+		// Ambient credentials expire on their own (an ECR password after
+		// 12 hours): never keep a transport that would send them later.
+		if limit := until.Add(-ambient.RenewBefore); a.expires.IsZero() || limit.Before(a.expires) {
+			a.expires = limit
 		}
 	}
 	c.mu.Lock()
@@ -131,24 +141,36 @@ func tokenLifetime(expiresIn int) time.Duration {
 	return d - min(d/10, 10*time.Second)
 }
 
-// authenticator picks the credentials for repo: explicit, environment, then
-// the keychain.
+// authenticator picks the credentials for repo: explicit (a user name and
+// password, or ambient), environment, then the keychain; until is when
+// ambient credentials expire, zero for the others.
 //
 // Explicit credentials scoped to a registry go to that registry only.
-func (c *Client) authenticator(ctx context.Context, repo name.Repository) (authn.Authenticator, error) {
+func (c *Client) authenticator(ctx context.Context, repo name.Repository) (auth authn.Authenticator, until time.Time, err error) {
 	if c.creds != nil {
-		if c.creds.Registry == "" || sameRegistry(repo.RegistryStr(), c.creds.Registry) {
-			return authn.FromConfig(authn.AuthConfig{Username: c.creds.Username, Password: c.creds.Password}), nil
+		if c.creds.Registry != "" && !sameRegistry(repo.RegistryStr(), c.creds.Registry) {
+			c.log.DebugContext(ctx, "no credentials for this registry: they are for another",
+				"registry", repo.RegistryStr(), "credentialsFor", c.creds.Registry)
+			return authn.Anonymous, time.Time{}, nil
 		}
-		c.log.DebugContext(ctx, "no credentials for this registry: they are for another",
-			"registry", repo.RegistryStr(), "credentialsFor", c.creds.Registry)
-		return authn.Anonymous, nil
+		if !c.creds.Ambient {
+			return authn.FromConfig(authn.AuthConfig{Username: c.creds.Username, Password: c.creds.Password}), time.Time{}, nil
+		}
+		cred, err := c.ambient.Get(ctx, repo.RegistryStr())
+		if err != nil {
+			if errors.Is(err, ambient.ErrUnavailable) {
+				return nil, time.Time{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+			}
+			return nil, time.Time{}, fmt.Errorf("%w: %w", ErrUnauthorized, err)
+		}
+		c.log.DebugContext(ctx, "got ambient registry credentials", "registry", repo.RegistryStr(), "expires", cred.Expires)
+		return authn.FromConfig(authn.AuthConfig{Username: cred.Username, Password: cred.Password}), cred.Expires, nil
 	}
-	auth, err := authn.Resolve(ctx, c.keychain, repo)
+	auth, err = authn.Resolve(ctx, c.keychain, repo)
 	if err != nil {
-		return nil, fmt.Errorf("%w: looking up credentials for %s: %w", ErrUnauthorized, repo.RegistryStr(), err)
+		return nil, time.Time{}, fmt.Errorf("%w: looking up credentials for %s: %w", ErrUnauthorized, repo.RegistryStr(), err)
 	}
-	return auth, nil
+	return auth, time.Time{}, nil
 }
 
 // sameRegistry compares registry hosts the way references name them

@@ -24,6 +24,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/argo-refs/argo-refs/internal/ambient"
 	"github.com/argo-refs/argo-refs/internal/netpolicy"
 )
 
@@ -107,6 +108,7 @@ type Options struct {
 // safe for concurrent use.
 type Client struct {
 	creds     *Credentials
+	ambient   *ambient.Source // when creds are ambient
 	keychain  authn.Keychain
 	insecure  []string
 	transport http.RoundTripper // retry layer over the scheme policy
@@ -149,6 +151,12 @@ func New(opts Options) (*Client, error) {
 		c.log = slog.New(slog.DiscardHandler)
 	}
 	switch {
+	case opts.Credentials != nil && opts.Credentials.Ambient:
+		if opts.Credentials.Username != "" || opts.Credentials.Password != "" {
+			return nil, errors.New("creating registry client: ambient credentials take no username or password")
+		}
+		cp := *opts.Credentials
+		c.creds = &cp
 	case opts.Credentials != nil:
 		if opts.Credentials.Username == "" || opts.Credentials.Password == "" {
 			return nil, errors.New("creating registry client: credentials need both a username and a password")
@@ -199,6 +207,18 @@ func New(opts Options) (*Client, error) {
 	}
 	policy := &schemePolicy{inner: base, plainHTTP: c.plainHTTP, userAgent: "argo-refs"}
 	c.transport = newRetryTransport(policy, retryMax, waitMin, waitMax, c.cnt, c.log)
+	if c.creds != nil && c.creds.Ambient {
+		if c.creds.Registry == "" {
+			return nil, errors.New("creating registry client: ambient credentials need the registry they are for")
+		}
+		if _, err := ambient.ProviderOf(c.creds.Registry); err != nil {
+			return nil, fmt.Errorf("creating registry client: %w", err)
+		}
+		// The cloud's identity services get the same TLS rules and
+		// connection limits as the registry, without its retry layer:
+		// Kargo's retry of the step is the retry.
+		c.ambient = ambient.New(ambient.Options{HTTPClient: &http.Client{Transport: base}, Getenv: getenv, PlainHTTP: c.plainHTTP})
+	}
 	return c, nil
 }
 

@@ -32,7 +32,7 @@ func tlsRegistry(t *testing.T) (port, digest string, base *http.Transport) {
 		// The token realm is on the registry's host: name it as the
 		// client did, over https.
 		if h := resp.Header.Get("WWW-Authenticate"); h != "" {
-			resp.Header.Set("WWW-Authenticate", strings.ReplaceAll(h, "http://"+reg.Host, "https://"+resp.Request.Host))
+			resp.Header.Set("WWW-Authenticate", strings.ReplaceAll(h, `realm="http://`+resp.Request.Host, `realm="https://`+resp.Request.Host))
 		}
 		return nil
 	}

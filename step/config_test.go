@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/argo-refs/argo-refs/internal/netpolicy"
 	"github.com/argo-refs/argo-refs/step/kargo"
 )
 
@@ -557,6 +558,12 @@ func TestCredentials(t *testing.T) {
 		{"registry from env", base, map[string]string{EnvRegistryUsername: "robot", EnvRegistryPassword: regPass, EnvRegistryHost: "ghcr.io"}, nil, &RegistryCredentials{UserPass: UserPass{Username: "robot", Password: regPass}, Registry: "ghcr.io"}},
 		{"config wins over env", string(mustRead(t, "testdata/config/review-pr.json")), map[string]string{EnvGitHubToken: envToken},
 			&UserPass{Username: "x-access-token", Password: configToken}, nil},
+		{"ambient from the config, for imageRepository's registry",
+			`{"repoURL": "` + testRepo + `", "buildLockDir": "warehouses/codeai/builds", "imageRepository": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app", "credentials": {"registry": {"ambient": true}}}`,
+			nil, nil, &RegistryCredentials{Ambient: true, Registry: "123456789012.dkr.ecr.eu-west-1.amazonaws.com"}},
+		{"ambient from the environment", base,
+			map[string]string{netpolicy.EnvRegistryAmbient: "true", EnvRegistryHost: "europe-docker.pkg.dev"},
+			nil, &RegistryCredentials{Ambient: true, Registry: "europe-docker.pkg.dev"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -572,6 +579,48 @@ func TestCredentials(t *testing.T) {
 				t.Errorf("RegistryAuth = %v, want %v", plan.RegistryAuth, tt.wantRegistry)
 			}
 			assertNoSecret(t, []string{envToken, envGitPass, regPass, configToken}, cfg, plan)
+		})
+	}
+	for _, tc := range []struct {
+		name, config string
+		env          map[string]string
+		want         []string
+	}{
+		{"ambient for a registry no cloud serves",
+			`{"repoURL": "` + testRepo + `", "buildLockDir": "warehouses/codeai/builds", "credentials": {"registry": {"ambient": true, "registry": "ghcr.io"}}}`, nil,
+			[]string{"/credentials/registry/ambient: no ambient credential provider for this registry: ghcr.io is not an Amazon ECR, Google Artifact Registry or Container Registry, or Azure Container Registry host"}},
+		{"ambient and a password",
+			`{"repoURL": "` + testRepo + `", "buildLockDir": "warehouses/codeai/builds", "credentials": {"registry": {"ambient": true, "registry": "myacr.azurecr.io", "username": "u", "password": "` + regPass + `"}}}`, nil,
+			[]string{"/credentials/registry/ambient: takes no username or password; give one kind of credentials"}},
+		{"neither a password nor ambient",
+			`{"repoURL": "` + testRepo + `", "buildLockDir": "warehouses/codeai/builds", "credentials": {"registry": {"registry": "ghcr.io"}}}`, nil,
+			[]string{"/credentials/registry/password: required key is missing (or ambient: true)", "/credentials/registry/username: required key is missing (or ambient: true)"}},
+		{"ambient from the environment without a host", base,
+			map[string]string{netpolicy.EnvRegistryAmbient: "true"},
+			[]string{"/credentials/registry: ARGO_REFS_REGISTRY_AMBIENT=true names no registry: set ARGO_REFS_REGISTRY_HOST (e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com), the only host the cloud's credentials are sent to, or pin imageRepository"}},
+		{"ambient from the environment for a registry no cloud serves", base,
+			map[string]string{netpolicy.EnvRegistryAmbient: "true", EnvRegistryHost: "registry.example.com"},
+			[]string{"/credentials/registry: ambient: no ambient credential provider for this registry: registry.example.com is not an Amazon ECR, Google Artifact Registry or Container Registry, or Azure Container Registry host"}},
+		{"ambient and a password in the environment", base,
+			map[string]string{netpolicy.EnvRegistryAmbient: "true", EnvRegistryUsername: "u", EnvRegistryPassword: regPass, EnvRegistryHost: "myacr.azurecr.io"},
+			[]string{"/credentials/registry: environment has ARGO_REFS_REGISTRY_AMBIENT=true and ARGO_REFS_REGISTRY_USERNAME or ARGO_REFS_REGISTRY_PASSWORD; give one kind of credentials"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := ParseConfig([]byte(tc.config))
+			if err == nil {
+				_, err = cfg.Resolve(KindVerify, testContext(), envOf(tc.env))
+			}
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("error = %v, want a ConfigError", err)
+			}
+			got := slices.Sorted(slices.Values(ce.Problems))
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("problems =\n%q\nwant\n%q", got, tc.want)
+			}
+			if strings.Contains(err.Error(), regPass) {
+				t.Errorf("the error shows the password: %v", err)
+			}
 		})
 	}
 	t.Run("GIT_USERNAME without GIT_PASSWORD", func(t *testing.T) {

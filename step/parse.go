@@ -157,6 +157,11 @@ func (c *Config) check() []problem {
 			add("/credentials/git"+ptr, "%s", msg)
 		}
 	}
+	if c.Credentials != nil && c.Credentials.Registry != nil {
+		for ptr, msg := range registryCredentialProblems(c.Credentials.Registry, c.ImageRepository) {
+			add("/credentials/registry"+ptr, "%s", msg)
+		}
+	}
 	for i, t := range c.Targets {
 		d := t.DeploymentFile
 		if d == nil || d.SetImage == nil || *d.SetImage {

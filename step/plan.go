@@ -13,6 +13,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/argo-refs/argo-refs/internal/ambient"
 	"github.com/argo-refs/argo-refs/internal/githubapp"
 	"github.com/argo-refs/argo-refs/internal/netpolicy"
 )
@@ -257,8 +258,15 @@ func (c *Config) Resolve(kind Kind, sc Context, getenv func(string) string) (*Pl
 			a.Registry, _, _ = strings.Cut(c.ImageRepository, "/")
 		case c.Credentials != nil && c.Credentials.Registry != nil:
 			add("/credentials/registry", "names no registry: add registry: <host> (e.g. ghcr.io), the only host these credentials are sent to, or pin imageRepository")
+		case a.Ambient:
+			add("/credentials/registry", "%s=true names no registry: set %s (e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com), the only host the cloud's credentials are sent to, or pin imageRepository", netpolicy.EnvRegistryAmbient, EnvRegistryHost)
 		default:
 			add("/credentials/registry", "the credentials in %s name no registry: set %s (e.g. ghcr.io), the only host they are sent to, or pin imageRepository", EnvRegistryUsername, EnvRegistryHost)
+		}
+	}
+	if a := p.RegistryAuth; a != nil && a.Ambient && a.Registry != "" {
+		if _, err := ambient.ProviderOf(a.Registry); err != nil {
+			add("/credentials/registry", "ambient: %v", err)
 		}
 	}
 

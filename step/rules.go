@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/argo-refs/argo-refs/internal/ambient"
 	"github.com/argo-refs/argo-refs/internal/netpolicy"
 	"github.com/argo-refs/argo-refs/internal/relpath"
 	"github.com/argo-refs/argo-refs/step/target"
@@ -125,6 +126,37 @@ func gitCredentialProblems(g *GitCredentials, repoURL string) map[string]string 
 	}
 	if repoURL != "" && !scope.matches(repoURL) {
 		return map[string]string{"/repoURL": fmt.Sprintf("the credentials are for %s, not for repoURL %s: credentials are sent only to the repository they name", netpolicy.RedactURL(g.RepoURL), netpolicy.RedactURL(repoURL))}
+	}
+	return nil
+}
+
+// registryCredentialProblems refuses registry credentials that give both a
+// password and ambient, or neither, and ambient credentials for a registry
+// no cloud provider serves. Findings are keyed by JSON pointer under
+// /credentials/registry.
+func registryCredentialProblems(r *RegistryCredentials, imageRepository string) map[string]string {
+	if !r.Ambient {
+		out := map[string]string{}
+		if r.Username == "" {
+			out["/username"] = "required key is missing (or ambient: true)"
+		}
+		if r.Password == "" {
+			out["/password"] = "required key is missing (or ambient: true)"
+		}
+		return out
+	}
+	if r.Username != "" || r.Password != "" {
+		return map[string]string{"/ambient": "takes no username or password; give one kind of credentials"}
+	}
+	host := r.Registry
+	if host == "" {
+		host, _, _ = strings.Cut(imageRepository, "/")
+	}
+	if host == "" {
+		return nil // Resolve asks for the registry
+	}
+	if _, err := ambient.ProviderOf(host); err != nil {
+		return map[string]string{"/ambient": err.Error()}
 	}
 	return nil
 }

@@ -69,7 +69,21 @@ func imagesCmd() *command {
 			if f.retries < 0 {
 				return usageError("--retries is %d, want 0 or more", f.retries)
 			}
-			opts := images.Options{Getenv: io.getenv, InsecureHosts: f.insecure, RetryMax: f.retries}
+			// As publish does: the environment's registry credentials are
+			// for REF's registry unless ARGO_REFS_REGISTRY_HOST says otherwise.
+			getenv := io.getenv
+			if len(args) > 1 {
+				getenv = func(k string) string {
+					v := io.getenv(k)
+					if k == images.EnvRegistryHost && v == "" {
+						if r, err := images.ParseReference(args[1]); err == nil {
+							v = r.Context().RegistryStr()
+						}
+					}
+					return v
+				}
+			}
+			opts := images.Options{Getenv: getenv, InsecureHosts: f.insecure, RetryMax: f.retries}
 			if f.retries == 0 {
 				opts.RetryMax = -1 // images.Options: 0 means the default
 			}

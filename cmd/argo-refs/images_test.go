@@ -52,6 +52,10 @@ func TestImagesCommand(t *testing.T) {
 		{"missing argument", env, []string{"verify", reg.Ref("app:v1")}, exitUsage, nil, []string{"REF DIGEST"}},
 		{"unknown sub-command", env, []string{"push", "x"}, exitUsage, nil, []string{`"push"`}},
 		{"bad output", env, []string{"resolve", "--output", "yaml", "x"}, exitUsage, nil, []string{"--output"}},
+		{"ambient for a registry no cloud serves", map[string]string{"ARGO_REFS_REGISTRY_AMBIENT": "true"}, []string{"resolve", "ghcr.io/org/app:v1"},
+			exitUsage, nil, []string{"ghcr.io is not an Amazon ECR, Google Artifact Registry or Container Registry, or Azure Container Registry host"}},
+		{"ambient and a password", map[string]string{"ARGO_REFS_REGISTRY_AMBIENT": "true", images.EnvUsername: "ci", images.EnvPassword: pass}, []string{"resolve", "gcr.io/p/app:v1"},
+			exitUsage, nil, []string{"give one kind of credentials"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -22,6 +22,10 @@ type RegistryCredentials struct {
 	UserPass
 	// Registry is the host (or host:port) they are for.
 	Registry string `json:"registry,omitempty"`
+	// Ambient means no stored user name or password: the credentials come
+	// from the cloud identity the process runs with (internal/ambient),
+	// for Registry only.
+	Ambient bool `json:"ambient,omitempty"`
 }
 
 // redactedPassword replaces a credential's password wherever it is shown.
@@ -59,24 +63,35 @@ func (u UserPass) LogValue() slog.Value { return slog.StringValue(u.String()) }
 
 // String returns the registry, the user name and a redacted password.
 func (c RegistryCredentials) String() string {
+	if c.Ambient {
+		return fmt.Sprintf("{Registry:%s Ambient:true}", c.Registry)
+	}
 	return fmt.Sprintf("{Registry:%s Username:%s Password:%s}", c.Registry, c.Username, c.redactedCopy().Password)
 }
 
 // GoString returns a Go-syntax form with the password redacted.
 func (c RegistryCredentials) GoString() string {
-	return fmt.Sprintf("netpolicy.RegistryCredentials{Registry:%q, Username:%q, Password:%q}", c.Registry, c.Username, c.redactedCopy().Password)
+	return fmt.Sprintf("netpolicy.RegistryCredentials{Registry:%q, Username:%q, Password:%q, Ambient:%t}", c.Registry, c.Username, c.redactedCopy().Password, c.Ambient)
 }
 
 // Format makes every fmt verb print the redacted form.
 func (c RegistryCredentials) Format(f fmt.State, verb rune) { formatRedacted(f, verb, c) }
 
-// MarshalJSON encodes the registry, the user name and a redacted password.
+// MarshalJSON encodes the registry, the user name and a redacted password,
+// or the registry and ambient for ambient credentials.
 func (c RegistryCredentials) MarshalJSON() ([]byte, error) {
+	if c.Ambient && c.UserPass == (UserPass{}) {
+		return json.Marshal(struct {
+			Registry string `json:"registry,omitempty"`
+			Ambient  bool   `json:"ambient"`
+		}{c.Registry, true})
+	}
 	return json.Marshal(struct {
 		Username string `json:"username"`
 		Password string `json:"password"`
 		Registry string `json:"registry,omitempty"`
-	}{c.Username, c.redactedCopy().Password, c.Registry})
+		Ambient  bool   `json:"ambient,omitempty"`
+	}{c.Username, c.redactedCopy().Password, c.Registry, c.Ambient})
 }
 
 // LogValue makes slog print the redacted form.

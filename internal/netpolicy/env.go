@@ -4,7 +4,10 @@ package netpolicy
 // runtime: the step, publish and the images command read the same variables
 // with the same rules.
 
-import "fmt"
+import (
+	"fmt"
+	"strconv"
+)
 
 // The environment variables credentials are read from.
 const (
@@ -17,6 +20,10 @@ const (
 	// EnvRegistryHost names the only registry host the environment's
 	// registry credentials are sent to.
 	EnvRegistryHost = "ARGO_REFS_REGISTRY_HOST"
+	// EnvRegistryAmbient, when true, takes the registry credentials from
+	// the cloud identity the process runs with, for the host in
+	// ARGO_REFS_REGISTRY_HOST only.
+	EnvRegistryAmbient = "ARGO_REFS_REGISTRY_AMBIENT"
 )
 
 // GitHubTokenUser is the user name sent with a bare token, as GitHub
@@ -45,11 +52,23 @@ func GitFromEnv(getenv func(string) string) (*UserPass, error) {
 }
 
 // RegistryFromEnv reads registry credentials: both of
-// ARGO_REFS_REGISTRY_USERNAME and _PASSWORD or neither, for the host in
+// ARGO_REFS_REGISTRY_USERNAME and _PASSWORD or neither, or
+// ARGO_REFS_REGISTRY_AMBIENT=true instead of both, for the host in
 // ARGO_REFS_REGISTRY_HOST (empty when unset: the caller must scope them
 // before use). It returns nil when none is set.
 func RegistryFromEnv(getenv func(string) string) (*RegistryCredentials, error) {
 	user, pass := getenv(EnvRegistryUsername), getenv(EnvRegistryPassword)
+	if a := getenv(EnvRegistryAmbient); a != "" {
+		ambient, err := strconv.ParseBool(a)
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("environment has %s=%q; want true or false", EnvRegistryAmbient, a)
+		case ambient && (user != "" || pass != ""):
+			return nil, fmt.Errorf("environment has %s=true and %s or %s; give one kind of credentials", EnvRegistryAmbient, EnvRegistryUsername, EnvRegistryPassword)
+		case ambient:
+			return &RegistryCredentials{Ambient: true, Registry: getenv(EnvRegistryHost)}, nil
+		}
+	}
 	switch {
 	case user == "" && pass == "":
 		return nil, nil

@@ -182,7 +182,14 @@ func (r *Registry) gate(inner http.Handler, w http.ResponseWriter, req *http.Req
 		ok = g.repos[repo] && (req.Method == http.MethodGet || req.Method == http.MethodHead)
 	}
 	if !ok {
-		challenge := fmt.Sprintf(`Bearer realm="%s/token",service="%s"`, r.srv.URL, Service)
+		// The realm is on the name the client used, as a registry
+		// announces its public name: a test may serve a cloud
+		// registry's host name from here.
+		scheme := "http"
+		if req.TLS != nil {
+			scheme = "https"
+		}
+		challenge := fmt.Sprintf(`Bearer realm="%s://%s/token",service="%s"`, scheme, req.Host, Service)
 		if repo != "" {
 			challenge += fmt.Sprintf(`,scope="repository:%s:pull"`, repo)
 		}

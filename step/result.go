@@ -35,6 +35,7 @@ type outcome struct {
 	legacyGate   map[string]any // what the legacy gitflow gate read; nil without the gate
 	ciPassed     []string       // the contexts the CI-result gate saw succeed; nil without the gate
 	healthCheck  *HealthCheckConfig
+	repoURL      string // the GitOps repository
 }
 
 // classify marks the errors that retrying cannot fix as terminal. It is the
@@ -87,7 +88,6 @@ func resultFor(out *outcome, err error) Result {
 		return res
 	}
 	rec := out.record
-	targets, _ := json.Marshal(out.targets)
 	output := map[string]any{
 		OutputReleaseID:     rec.ReleaseID,
 		OutputGitCommit:     rec.GitCommit,
@@ -109,11 +109,13 @@ func resultFor(out *outcome, err error) Result {
 	if out.ciPassed != nil {
 		output[OutputSourceChecks] = map[string]any{"passed": out.ciPassed}
 	}
+	if links := linksFor(out); len(links) > 0 {
+		output[OutputLinks] = plainJSON(links)
+	}
 	if out.branch != "" {
 		output[OutputBranch] = out.branch
 		output[OutputAttempts] = out.attempts
-		var list []any
-		_ = json.Unmarshal(targets, &list)
+		list, _ := plainJSON(out.targets).([]any)
 		if list == nil {
 			list = []any{}
 		}
@@ -132,6 +134,19 @@ func resultFor(out *outcome, err error) Result {
 		Diff:        out.diff,
 		HealthCheck: healthCheckFor(out),
 	}
+}
+
+// plainJSON is v as encoding/json decodes it into an any: outputs hold
+// only maps, slices, strings, numbers and booleans, as they do once Kargo
+// has them.
+func plainJSON(v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	var out any
+	_ = json.Unmarshal(b, &out)
+	return out
 }
 
 // healthCheckFor is argocd-update's health check for the configured

@@ -308,7 +308,7 @@ func (r *runner) requireApplied(tip gitrepo.Snapshot, rec *warehouse.Record, edi
 
 // newOutcome starts the outcome of a run that read and checked rec.
 func (r *runner) newOutcome(rec *warehouse.Record) *outcome {
-	return &outcome{record: rec, stage: r.plan.Stage, freight: r.plan.FreightCommit, skipped: r.plan.Checks.skipped(), ciPassed: r.ciPassed}
+	return &outcome{record: rec, stage: r.plan.Stage, freight: r.plan.FreightCommit, skipped: r.plan.Checks.skipped(), ciPassed: r.ciPassed, repoURL: r.plan.RepoURL}
 }
 
 func (r *runner) gitOptions(repoURL string, auth *UserPass) gitrepo.Options {

@@ -75,7 +75,16 @@ func plan(rec *Record, dir string, hist, cur []byte, force bool) (changes map[st
 	curPath := path.Join(dir, CurrentName)
 	changes = map[string][]byte{}
 	if hist != nil && !bytes.Equal(hist, want) {
-		return nil, "", "", fmt.Errorf("publishing %s: %s: %w; records are immutable", rec.ReleaseID, histPath, ErrConflict)
+		existing, perr := Parse(histPath, hist)
+		if perr != nil {
+			return nil, "", "", fmt.Errorf("publishing %s: %s is not a valid record (%v): %w; fix or remove it by hand", rec.ReleaseID, histPath, perr, ErrConflict)
+		}
+		if why := sameBuild(existing, rec); why != "" {
+			return nil, "", "", fmt.Errorf("publishing %s: %s: %w: %s", rec.ReleaseID, histPath, ErrConflict, why)
+		}
+		// The same build published again (a CI re-run): the first record
+		// stands, createdAt included, and current.yaml is judged by it.
+		rec, want = existing, hist
 	}
 	if hist == nil {
 		changes[histPath] = want
@@ -89,6 +98,26 @@ func plan(rec *Record, dir string, hist, cur []byte, force bool) (changes map[st
 		return existing.ReleaseID
 	})
 	return changes, holds, outcome, nil
+}
+
+// sameBuild says why rec is not the build existing records ("" when it
+// is): a record is immutable, so another digest, image or packaging for
+// the same commit is refused, with what to do about it.
+func sameBuild(existing, rec *Record) string {
+	switch {
+	case existing.GitCommit != rec.GitCommit:
+		return fmt.Sprintf("it records gitCommit %s, this publish %s", existing.GitCommit, rec.GitCommit)
+	case existing.Image.Digest != rec.Image.Digest:
+		return fmt.Sprintf("it records image digest %s, this publish %s: the tag %s was pushed again with another image. "+
+			"A published tag must not move (promotions of this build now fail): push the image %s back to the tag, or build from a new commit",
+			existing.Image.Digest, rec.Image.Digest, rec.Image.Ref, existing.Image.Digest)
+	case existing.Image.Ref != rec.Image.Ref:
+		return fmt.Sprintf("it records image %s, this publish %s", existing.Image.Ref, rec.Image.Ref)
+	case existing.Packaging != rec.Packaging:
+		return fmt.Sprintf("it records packaging %s %s %s, this publish %s %s %s", existing.Packaging.Kind, existing.Packaging.SourceRepo, existing.Packaging.SourcePath,
+			rec.Packaging.Kind, rec.Packaging.SourceRepo, rec.Packaging.SourcePath)
+	}
+	return ""
 }
 
 // decideCurrent adds current.yaml (found as cur, nil when absent) to

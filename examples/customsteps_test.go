@@ -100,6 +100,9 @@ func checkCustomStepSpec(t *testing.T, d doc) {
 	}
 }
 
+// promotionActor is ctx.meta.promotion.actor in the examples' Promotions.
+const promotionActor = "admin@code.org"
+
 // checkCustomStepRun evaluates the CustomPromotionStep's templates for one
 // Stage step and validates the config the command receives.
 func checkCustomStepRun(t *testing.T, d doc, cp doc, s evaluatedStep) {
@@ -107,8 +110,11 @@ func checkCustomStepRun(t *testing.T, d doc, cp doc, s evaluatedStep) {
 	// step's alias, and its config.
 	env := &stageEnv{
 		stage: d.name(), project: str(d.obj, "metadata", "namespace"),
-		ctxExtra: map[string]any{"meta": map[string]any{"step": map[string]any{"alias": s.as}}},
-		extra:    map[string]any{"config": s.config},
+		ctxExtra: map[string]any{"meta": map[string]any{
+			"step":      map[string]any{"alias": s.as},
+			"promotion": map[string]any{"actor": promotionActor, "rollback": false},
+		}},
+		extra: map[string]any{"config": s.config},
 	}
 	var args []string
 	for i, a := range list(cp.obj, "spec", "command") {
@@ -119,7 +125,12 @@ func checkCustomStepRun(t *testing.T, d doc, cp doc, s evaluatedStep) {
 		}
 		args = append(args, fmt.Sprint(v))
 	}
-	for _, want := range []string{"--stage=" + d.name(), "--project=" + str(d.obj, "metadata", "namespace"), "--gitops-commit=" + freightCommit} {
+	wants := []string{"--stage=" + d.name(), "--project=" + str(d.obj, "metadata", "namespace"), "--gitops-commit=" + freightCommit}
+	if args[1] == "promote" {
+		// The commit's Promoted-By trailer names the Promotion's creator.
+		wants = append(wants, "--actor="+promotionActor)
+	}
+	for _, want := range wants {
 		if !slices.Contains(args, want) {
 			t.Errorf("%s run by %s: command %v lacks %s", cp, d, args, want)
 		}

@@ -226,10 +226,13 @@ type KustomizationTarget struct {
 	DeploymentFile string `json:"deploymentFile,omitempty"`
 }
 
-// Author names the author and committer of the promotion commit.
+// Author names the author and committer of the promotion commit, and the
+// key that signs it.
 type Author struct {
 	Name  string `json:"name,omitempty"`
 	Email string `json:"email,omitempty"`
+	// SigningKey is an OpenPGP or OpenSSH private key (internal/commitsign).
+	SigningKey netpolicy.Secret `json:"signingKey,omitempty"`
 }
 
 // Credentials holds the credentials a step may use.

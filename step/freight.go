@@ -3,6 +3,8 @@ package step
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -128,3 +130,19 @@ func shortSHA(s string) string {
 // normaliseRepoURL is the one repository URL comparison of the step (scheme,
 // host case, trailing "/" and ".git"), shared with the target editors.
 func normaliseRepoURL(raw string) string { return target.NormalizeRepoURL(raw) }
+
+// freightNameOf is the name of the Freight in the collection that carries
+// commit of repoURL, or "" when none does (a commit given explicitly).
+func freightNameOf(commit, repoURL string, freight kargo.FreightCollection) string {
+	want := normaliseRepoURL(repoURL)
+	keys := slices.Sorted(maps.Keys(freight.Items))
+	for _, k := range keys {
+		ref := freight.Items[k]
+		for _, c := range ref.Commits {
+			if strings.EqualFold(c.ID, commit) && normaliseRepoURL(c.RepoURL) == want {
+				return ref.Name
+			}
+		}
+	}
+	return ""
+}

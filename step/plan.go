@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/argo-refs/argo-refs/internal/ambient"
+	"github.com/argo-refs/argo-refs/internal/commitsign"
 	"github.com/argo-refs/argo-refs/internal/githubapp"
 	"github.com/argo-refs/argo-refs/internal/netpolicy"
 )
@@ -25,8 +26,12 @@ type Plan struct {
 	// Config is the config the plan came from.
 	Config *Config
 	Kind   Kind
-	// Stage, Project and Promotion come from the step context.
-	Stage, Project, Promotion string
+	// Stage, Project and Promotion come from the step context, and Actor,
+	// the Promotion's creator (kargo-extended's promotionActor).
+	Stage, Project, Promotion, Actor string
+	// FreightName is the name of the Freight that holds FreightCommit, ""
+	// when the step context does not say.
+	FreightName string
 	// RepoURL is the GitOps repository.
 	RepoURL string
 	// FreightCommit is the GitOps commit holding the release record.
@@ -63,6 +68,8 @@ type Plan struct {
 	ImageRepository string
 	// Author signs the commit.
 	Author Author
+	// Signer signs the commit when the config gives a signing key.
+	Signer *commitsign.Signer
 	// SkipCI appends " [skip ci]" to the commit message.
 	SkipCI bool
 	// InsecureHTTPHosts may be reached over plain http besides loopback.
@@ -142,6 +149,7 @@ func (c *Config) Resolve(kind Kind, sc Context, getenv func(string) string) (*Pl
 		Stage:                      sc.Stage,
 		Project:                    sc.Project,
 		Promotion:                  sc.Promotion,
+		Actor:                      sc.PromotionActor,
 		RepoURL:                    c.RepoURL,
 		BuildLockDir:               c.BuildLockDir,
 		Branch:                     cmp.Or(c.Branch, DefaultBranch),
@@ -162,6 +170,12 @@ func (c *Config) Resolve(kind Kind, sc Context, getenv func(string) string) (*Pl
 	if c.Author != nil {
 		p.Author.Name = cmp.Or(c.Author.Name, p.Author.Name)
 		p.Author.Email = cmp.Or(c.Author.Email, p.Author.Email)
+		if c.Author.SigningKey != "" {
+			var err error
+			if p.Signer, err = commitsign.Parse(string(c.Author.SigningKey)); err != nil {
+				add("/author/signingKey", "%v", err)
+			}
+		}
 	}
 	if c.Timeout != "" {
 		if d, err := parseTimeout(c.Timeout); err == nil {
@@ -284,6 +298,7 @@ func (c *Config) Resolve(kind Kind, sc Context, getenv func(string) string) (*Pl
 		return nil, err
 	}
 	p.FreightCommit = commit
+	p.FreightName = freightNameOf(commit, c.RepoURL, sc.Freight)
 	return p, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/argo-refs/argo-refs/internal/githubapp"
+	"github.com/argo-refs/argo-refs/internal/trailers"
 	"github.com/argo-refs/argo-refs/step/target"
 	"github.com/argo-refs/argo-refs/warehouse"
 	"github.com/argo-refs/argo-refs/warehouse/gitrepo"
@@ -220,7 +222,7 @@ func (r *runner) promote(ctx context.Context) (*outcome, error) {
 		if r.plan.Config.RequireAlreadyApplied {
 			return nil, r.requireApplied(tip, rec, edits)
 		}
-		return r.commitFor(rec, edits)
+		return r.commitFor(rec, edits, changes)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("promoting %s: %w", r.plan.Stage, err)
@@ -265,8 +267,9 @@ func (r *runner) pushTarget(ctx context.Context, remote *gitrepo.Remote) (string
 }
 
 // commitFor is the commit that applies edits, or nil when they change
-// nothing.
-func (r *runner) commitFor(rec *warehouse.Record, edits []fileEdit) (*gitrepo.Edit, error) {
+// nothing: the configured message with the promotion's trailers, signed
+// when the config gives a key.
+func (r *runner) commitFor(rec *warehouse.Record, edits []fileEdit, changes []TargetChange) (*gitrepo.Edit, error) {
 	var files []gitrepo.Change
 	for _, e := range edits {
 		if e.changed() {
@@ -283,11 +286,26 @@ func (r *runner) commitFor(rec *warehouse.Record, edits []fileEdit) (*gitrepo.Ed
 	if err != nil {
 		return nil, Terminal(err)
 	}
-	return &gitrepo.Edit{
+	msg = trailers.Append(msg,
+		trailers.Trailer{Key: trailers.KargoProject, Value: r.plan.Project},
+		trailers.Trailer{Key: trailers.KargoStage, Value: r.plan.Stage},
+		trailers.Trailer{Key: trailers.KargoPromotion, Value: r.plan.Promotion},
+		trailers.Trailer{Key: trailers.KargoFreight, Value: r.plan.FreightName},
+		trailers.Trailer{Key: trailers.PromotedBy, Value: r.plan.Actor},
+		trailers.Trailer{Key: trailers.SourceCommit, Value: rec.GitCommit},
+		trailers.Trailer{Key: trailers.PreviousSourceCommit, Value: previousSourceCommit(rec, changes)},
+		trailers.Trailer{Key: trailers.Image, Value: rec.Image.Ref + "@" + rec.Image.Digest},
+		trailers.Trailer{Key: trailers.BuildLock, Value: r.plan.FreightCommit + ":" + path.Join(r.plan.BuildLockDir, warehouse.HistoricalName(rec.GitCommit))},
+	)
+	edit := &gitrepo.Edit{
 		Changes: files,
 		Message: msg,
 		Author:  gitrepo.Signature{Name: r.plan.Author.Name, Email: r.plan.Author.Email, When: time.Now()},
-	}, nil
+	}
+	if r.plan.Signer != nil {
+		edit.Signer = r.plan.Signer
+	}
+	return edit, nil
 }
 
 // requireApplied fails unless edits change nothing: the branch already holds

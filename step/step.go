@@ -49,7 +49,10 @@ type Context struct {
 	Project   string
 	Stage     string
 	Promotion string
-	Alias     string
+	// PromotionActor is who created the Promotion (Kargo's
+	// ctx.meta.promotion.actor); it goes into the commit's Promoted-By.
+	PromotionActor string
+	Alias          string
 	// WorkDir is scratch space the step may use; it is left as it was found.
 	WorkDir string
 	Freight kargo.FreightCollection

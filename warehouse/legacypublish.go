@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/argo-refs/argo-refs/internal/trailers"
 	"github.com/argo-refs/argo-refs/warehouse/gitrepo"
 )
 
@@ -23,8 +24,10 @@ type LegacyPublishOptions struct {
 	Branch string
 	// Message is the commit message; empty means a default naming both.
 	Message string
-	// Author signs the commit.
+	// Author is the commit's author and committer.
 	Author gitrepo.Signature
+	// Signer, when set, signs the commit (every attempt's).
+	Signer gitrepo.Signer
 	// MaxAttempts and BaseDelay bound the retries after a push race; zero
 	// means the gitrepo defaults.
 	MaxAttempts int
@@ -106,7 +109,8 @@ func PublishLegacyMerge(ctx context.Context, remote *gitrepo.Remote, m *LegacyMe
 		if msg == "" {
 			msg = fmt.Sprintf("Record %s merged into legacy %s", m.Tag, opts.Env)
 		}
-		return editOf(changes, []string{res.MergedPath, res.CurrentPath}, msg, opts.Author), nil
+		msg = trailers.Append(msg, trailers.Trailer{Key: trailers.SourceCommit, Value: m.Revision})
+		return editOf(changes, []string{res.MergedPath, res.CurrentPath}, msg, opts.Author, opts.Signer), nil
 	}
 	up, err := remote.Update(ctx, opts.Branch, gitrepo.UpdateOptions{MaxAttempts: opts.MaxAttempts, BaseDelay: opts.BaseDelay}, apply)
 	res.Attempts = up.Attempts

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/argo-refs/argo-refs/internal/trailers"
 	"github.com/argo-refs/argo-refs/warehouse/gitrepo"
 )
 
@@ -28,8 +29,10 @@ type PublishOptions struct {
 	Message string
 	// ForceCurrent writes current.yaml even when it holds a newer record.
 	ForceCurrent bool
-	// Author signs the commit.
+	// Author is the commit's author and committer.
 	Author gitrepo.Signature
+	// Signer, when set, signs the commit (every attempt's).
+	Signer gitrepo.Signer
 	// MaxAttempts bounds the retries after a push race; zero means the
 	// gitrepo default.
 	MaxAttempts int
@@ -172,7 +175,10 @@ func Publish(ctx context.Context, remote *gitrepo.Remote, rec *Record, opts Publ
 		if len(changes) == 0 {
 			return nil, nil
 		}
-		return editOf(changes, []string{res.HistoricalPath, res.CurrentPath}, opts.message(rec), opts.Author), nil
+		msg := trailers.Append(opts.message(rec),
+			trailers.Trailer{Key: trailers.SourceCommit, Value: rec.GitCommit},
+			trailers.Trailer{Key: trailers.Image, Value: rec.Image.Ref + "@" + rec.Image.Digest})
+		return editOf(changes, []string{res.HistoricalPath, res.CurrentPath}, msg, opts.Author, opts.Signer), nil
 	}
 	up, err := remote.Update(ctx, opts.Branch, gitrepo.UpdateOptions{MaxAttempts: opts.MaxAttempts, BaseDelay: opts.BaseDelay, BeforePush: opts.BeforePush}, apply)
 	res.Attempts = up.Attempts
@@ -187,10 +193,10 @@ func Publish(ctx context.Context, remote *gitrepo.Remote, rec *Record, opts Publ
 	return res, nil
 }
 
-// editOf is the commit writing changes, in the order of paths, signed by
-// author (now, when it carries no time).
-func editOf(changes map[string][]byte, paths []string, message string, author gitrepo.Signature) *gitrepo.Edit {
-	edit := &gitrepo.Edit{Message: message, Author: author}
+// editOf is the commit writing changes, in the order of paths, by author
+// (now, when it carries no time), signed by signer when it is set.
+func editOf(changes map[string][]byte, paths []string, message string, author gitrepo.Signature, signer gitrepo.Signer) *gitrepo.Edit {
+	edit := &gitrepo.Edit{Message: message, Author: author, Signer: signer}
 	for _, p := range paths {
 		if data, ok := changes[p]; ok {
 			edit.Changes = append(edit.Changes, gitrepo.Change{Path: p, Data: data})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/argo-refs/argo-refs/internal/commitsign"
 	"github.com/argo-refs/argo-refs/internal/netpolicy"
 	"github.com/argo-refs/argo-refs/warehouse/gitrepo"
 )
@@ -21,6 +22,7 @@ import (
 // gitopsFlags are the flags every GitOps writer takes.
 type gitopsFlags struct {
 	repo, branch, message, output, passwordFile string
+	signingKeyFile                              string
 	authorName, authorEmail                     string
 	insecureHosts                               []string
 	timeout                                     time.Duration
@@ -35,6 +37,7 @@ func (g *gitopsFlags) register(fs *pflag.FlagSet, what string) {
 	fs.StringVar(&g.authorName, "author-name", "argo-refs", "commit author name")
 	fs.StringVar(&g.authorEmail, "author-email", "argo-refs@users.noreply.github.com", "commit author email")
 	fs.StringVar(&g.passwordFile, "password-file", "", "file holding the Git password or token (else GIT_PASSWORD or GITHUB_TOKEN)")
+	fs.StringVar(&g.signingKeyFile, "signing-key-file", "", "`FILE` holding a private key that signs the commit: ASCII-armored OpenPGP or OpenSSH, no passphrase (else "+envSigningKey+" holds the key itself; neither: unsigned)")
 	fs.StringSliceVar(&g.insecureHosts, "insecure-http-hosts", nil, "`HOSTS` (host or host:port, comma-separated or repeated) allowed over plain http besides loopback")
 	fs.StringVarP(&g.output, "output", "o", "text", "output format: text or json")
 	fs.DurationVar(&g.timeout, "timeout", 2*time.Minute, "bound on the whole command")
@@ -46,6 +49,34 @@ func (g *gitopsFlags) checkOutput() error {
 		return usageError("--output must be text or json, not %q", g.output)
 	}
 	return nil
+}
+
+// envSigningKey holds the signing key when --signing-key-file is not given.
+const envSigningKey = "ARGO_REFS_SIGNING_KEY"
+
+// signer reads the signing key from --signing-key-file or the environment;
+// nil (a nil interface) when neither gives one. Errors never quote the key.
+func (g *gitopsFlags) signer(getenv func(string) string) (gitrepo.Signer, error) {
+	key := getenv(envSigningKey)
+	from := envSigningKey
+	if g.signingKeyFile != "" {
+		data, err := os.ReadFile(g.signingKeyFile)
+		if err != nil {
+			return nil, usageError("reading --signing-key-file: %v", errors.Unwrap(err))
+		}
+		key, from = string(data), "--signing-key-file "+g.signingKeyFile
+	}
+	if strings.TrimSpace(key) == "" {
+		if g.signingKeyFile != "" {
+			return nil, usageError("%s is empty", from)
+		}
+		return nil, nil
+	}
+	s, err := commitsign.Parse(key)
+	if err != nil {
+		return nil, usageError("%s: %v", from, err)
+	}
+	return s, nil
 }
 
 // author is the commit's author and committer.

@@ -70,6 +70,10 @@ func runLegacyMerge(ctx context.Context, io stdio, f *legacyMergeFlags, args []s
 	if err != nil {
 		return usageError("%v", err)
 	}
+	signer, err := f.signer(io.getenv)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	remote, err := f.open(ctx, io)
@@ -77,7 +81,7 @@ func runLegacyMerge(ctx context.Context, io stdio, f *legacyMergeFlags, args []s
 		return publishExit(err)
 	}
 	res, err := warehouse.PublishLegacyMerge(ctx, remote, m, warehouse.LegacyPublishOptions{
-		Dir: f.dir, Env: f.env, Branch: f.branch, Message: f.message, Author: f.author(),
+		Dir: f.dir, Env: f.env, Branch: f.branch, Message: f.message, Author: f.author(), Signer: signer,
 	})
 	if err != nil {
 		return publishExit(err)

@@ -35,10 +35,10 @@ type stepCommandText struct {
 
 // stepFlags are the flags the step commands share.
 type stepFlags struct {
-	config, project, stage, promotion, alias, workDir string
-	gitopsCommit, freight, warehouse, output          string
-	kargoOutput                                       string
-	dryRun, verbose                                   bool
+	config, project, stage, promotion, actor, alias, workDir string
+	gitopsCommit, freight, warehouse, output                 string
+	kargoOutput                                              string
+	dryRun, verbose                                          bool
 }
 
 // Environment variables the step commands read when a flag is not given.
@@ -47,6 +47,7 @@ const (
 	envProject   = "ARGO_REFS_PROJECT"
 	envStage     = "ARGO_REFS_STAGE"
 	envPromotion = "ARGO_REFS_PROMOTION"
+	envActor     = "ARGO_REFS_PROMOTION_ACTOR"
 )
 
 // defaultWarehouse names the Freight origin --gitops-commit makes up when
@@ -66,6 +67,7 @@ func stepCommand(kind step.Kind, text stepCommandText) *command {
 			fs.StringVar(&f.project, "project", "", "Kargo project (env "+envProject+")")
 			fs.StringVar(&f.stage, "stage", "", "stage being promoted (env "+envStage+")")
 			fs.StringVar(&f.promotion, "promotion", "", "Promotion name, for messages (env "+envPromotion+")")
+			fs.StringVar(&f.actor, "actor", "", "who created the Promotion (Kargo's ctx.meta.promotion.actor), for the commit's Promoted-By trailer (env "+envActor+")")
 			fs.StringVar(&f.alias, "alias", "", "step alias, for messages")
 			fs.StringVar(&f.workDir, "work-dir", "", "scratch `DIR` the step may use (default: the current directory)")
 			fs.StringVar(&f.gitopsCommit, "gitops-commit", "", "the GitOps repo commit `SHA` holding the release; becomes the Freight (repoURL from the config)")
@@ -122,12 +124,13 @@ func runStepCommand(ctx context.Context, kind step.Kind, io stdio, fs *pflag.Fla
 		return usageError("--work-dir %q: %w", f.workDir, err)
 	}
 	sc := step.Context{
-		Project:   orEnv("project", f.project, envProject),
-		Stage:     orEnv("stage", f.stage, envStage),
-		Promotion: orEnv("promotion", f.promotion, envPromotion),
-		Alias:     f.alias,
-		WorkDir:   workDir,
-		Freight:   freight,
+		Project:        orEnv("project", f.project, envProject),
+		Stage:          orEnv("stage", f.stage, envStage),
+		Promotion:      orEnv("promotion", f.promotion, envPromotion),
+		PromotionActor: orEnv("actor", f.actor, envActor),
+		Alias:          f.alias,
+		WorkDir:        workDir,
+		Freight:        freight,
 	}
 	logger := slog.New(slog.DiscardHandler)
 	if f.verbose {

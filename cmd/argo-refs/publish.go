@@ -83,6 +83,10 @@ func runPublish(ctx context.Context, io stdio, f *publishFlags, args []string) e
 		}
 		created = t
 	}
+	signer, err := f.signer(io.getenv)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 
@@ -113,7 +117,7 @@ func runPublish(ctx context.Context, io stdio, f *publishFlags, args []string) e
 		if remote, err = f.open(ctx, io); err == nil {
 			res, err = warehouse.Publish(ctx, remote, rec, warehouse.PublishOptions{
 				Dir: f.dir, Branch: f.branch, Message: f.message, ForceCurrent: f.forceCurrent,
-				Author: f.author(), BeforePush: registryDone,
+				Author: f.author(), Signer: signer, BeforePush: registryDone,
 			})
 		}
 	}

@@ -127,6 +127,31 @@ func (t Token) MarshalJSON() ([]byte, error) {
 // LogValue makes slog print the redacted form.
 func (t Token) LogValue() slog.Value { return slog.StringValue(t.String()) }
 
+// Secret is a secret string from a config, such as a signing key. It
+// decodes from JSON as a plain string; formatting it, logging it or
+// encoding it to JSON shows only whether it is set.
+type Secret string
+
+// String returns a mask, or "" for an empty secret.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return redactedPassword
+}
+
+// GoString returns a Go-syntax form with the secret redacted.
+func (s Secret) GoString() string { return fmt.Sprintf("netpolicy.Secret(%q)", s.String()) }
+
+// Format makes every fmt verb print the redacted form.
+func (s Secret) Format(f fmt.State, verb rune) { formatRedacted(f, verb, s) }
+
+// MarshalJSON encodes the redacted form.
+func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
+
+// LogValue makes slog print the redacted form.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
 // redactedStringer is a credential whose String and GoString are redacted.
 type redactedStringer interface {
 	fmt.Stringer

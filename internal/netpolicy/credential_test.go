@@ -15,7 +15,8 @@ func TestCredentialsNeverShowTheirPassword(t *testing.T) {
 	up := UserPass{Username: "ci", Password: leaktest.Secret}
 	rc := RegistryCredentials{UserPass: up, Registry: "ghcr.io"}
 	tok := Token{Value: leaktest.Secret}
-	for _, v := range []any{up, &up, rc, &rc, []any{up}, map[string]any{"c": rc}, tok, &tok, []Token{tok}} {
+	key := Secret(leaktest.Secret)
+	for _, v := range []any{up, &up, rc, &rc, []any{up}, map[string]any{"c": rc}, tok, &tok, []Token{tok}, key, &key, struct{ K Secret }{key}} {
 		var out []string
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d"} {
 			out = append(out, fmt.Sprintf(verb, v))
@@ -34,7 +35,7 @@ func TestCredentialsNeverShowTheirPassword(t *testing.T) {
 				t.Errorf("%T printed its password: %s", v, o)
 			}
 		}
-		if hasUser := !strings.Contains(fmt.Sprintf("%T", v), "Token"); hasUser && !strings.Contains(out[0], "ci") {
+		if hasUser := !strings.Contains(fmt.Sprintf("%T", v), "Token") && !strings.Contains(fmt.Sprintf("%T", v), "Secret"); hasUser && !strings.Contains(out[0], "ci") {
 			t.Errorf("%T lost its user name: %s", v, out[0])
 		}
 	}

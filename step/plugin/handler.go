@@ -228,12 +228,13 @@ func (h *Handler) respond(ctx context.Context, req kargo.StepRequest, alias stri
 		return kargo.StepResponse{Status: kargo.StatusFailed, Message: msg, Error: msg, Terminal: true}
 	}
 	sc := step.Context{
-		Project:   req.Context.Project,
-		Stage:     req.Context.Stage,
-		Promotion: req.Context.Promotion,
-		Alias:     alias,
-		WorkDir:   req.Context.WorkDir,
-		Freight:   req.Context.Freight,
+		Project:        req.Context.Project,
+		Stage:          req.Context.Stage,
+		Promotion:      req.Context.Promotion,
+		PromotionActor: req.Context.PromotionActor,
+		Alias:          alias,
+		WorkDir:        req.Context.WorkDir,
+		Freight:        req.Context.Freight,
 	}
 	defer func() {
 		// A panic in the step must not take down the sidecar serving

@@ -409,8 +409,10 @@ func TestRunnerReceivesContextAndRawConfig(t *testing.T) {
 		Project:   "codeai",
 		Stage:     "staging",
 		Promotion: "staging.01jabcdefghjkmnpqrstvwxyz0.d072d04",
-		Alias:     "verify-release",
-		WorkDir:   "/workspace",
+		// The commit's Promoted-By trailer: the request's promotionActor.
+		PromotionActor: "admin",
+		Alias:          "verify-release",
+		WorkDir:        "/workspace",
 		Freight: kargo.FreightCollection{
 			ID: "d072d04e1b2c3d4e5f60718293a4b5c6d7e8f901",
 			Items: map[string]kargo.FreightReference{

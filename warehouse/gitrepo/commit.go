@@ -41,13 +41,22 @@ type changeNode struct {
 	data     []byte
 }
 
+// Signer signs a commit: Sign returns the armored signature of payload,
+// the commit encoded without one, for its gpgsig header (an OpenPGP or SSH
+// signature, as internal/commitsign makes them).
+type Signer interface {
+	Sign(payload []byte) (string, error)
+}
+
 // Commit builds, in memory, a commit on top of parent (which must have been
-// fetched or built here) that applies changes, with author as author and
-// committer. Only the trees along the changed paths are rebuilt; unchanged
-// subtrees are referenced by hash. If the changes leave the tree as it is,
-// Commit returns parent itself and builds nothing. Nothing is sent until
-// Push.
-func (r *Remote) Commit(parent plumbing.Hash, changes []Change, message string, author Signature) (plumbing.Hash, error) {
+// fetched or built here) that applies e.Changes, with e.Author as author and
+// committer, signed by e.Signer when it is set (a signing failure is an
+// error: an unsigned commit is never built in its place). Only the trees
+// along the changed paths are rebuilt; unchanged subtrees are referenced by
+// hash. If the changes leave the tree as it is, Commit returns parent itself
+// and builds nothing. Nothing is sent until Push.
+func (r *Remote) Commit(parent plumbing.Hash, e Edit) (plumbing.Hash, error) {
+	changes, message, author := e.Changes, e.Message, e.Author
 	wrap := func(err error) error {
 		return fmt.Errorf("committing on %s in %s: %w", short(parent), r.url, err)
 	}
@@ -111,6 +120,19 @@ func (r *Remote) Commit(parent plumbing.Hash, changes []Change, message string, 
 		Message:      message,
 		TreeHash:     newTree,
 		ParentHashes: []plumbing.Hash{parent},
+	}
+	if e.Signer != nil {
+		payload := &plumbing.MemoryObject{}
+		if err := c.EncodeWithoutSignature(payload); err != nil {
+			return plumbing.ZeroHash, wrap(err)
+		}
+		data, err := readObject(payload)
+		if err != nil {
+			return plumbing.ZeroHash, wrap(err)
+		}
+		if c.PGPSignature, err = e.Signer.Sign(data); err != nil {
+			return plumbing.ZeroHash, wrap(fmt.Errorf("%w: %w", ErrSign, err))
+		}
 	}
 	h, err := b.store(c)
 	if err != nil {

@@ -61,6 +61,9 @@ var (
 	// ErrFilterUnsupported means the server does not advertise the
 	// `filter` capability that ProbePath needs to stay within its budget.
 	ErrFilterUnsupported = errors.New("server does not support partial fetches (filter)")
+	// ErrSign means a commit could not be signed; nothing was built, so
+	// nothing unsigned is pushed in its place.
+	ErrSign = errors.New("signing the commit failed")
 )
 
 // redactedError hides a secret in the text of the error it wraps, as a last

@@ -164,11 +164,11 @@ func TestCommitAndPush(t *testing.T) {
 	if err := r.Fetch(ctx, tip); err != nil {
 		t.Fatal(err)
 	}
-	c, err := r.Commit(tip, []gitrepo.Change{
+	c, err := r.Commit(tip, gitrepo.Edit{Changes: []gitrepo.Change{
 		{Path: "apps/a/values.yaml", Data: []byte("image: a:3\n")},
 		{Path: "apps/c/deep/new.yaml", Data: []byte("new: true\n")},
 		{Path: "bin/tool.sh", Data: []byte("#!/bin/sh\necho tool v2\n")},
-	}, "promote a", author)
+	}, Message: "promote a", Author: author})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -497,7 +497,7 @@ func TestPathsOutsideTheRepo(t *testing.T) {
 		if !errors.Is(err, gitrepo.ErrPathOutsideRepo) {
 			t.Errorf("ReadFiles(%q) err = %v, want ErrPathOutsideRepo", p, err)
 		}
-		_, err = r.Commit(h(tip), []gitrepo.Change{{Path: p, Data: []byte("pwned")}}, "m", author)
+		_, err = r.Commit(h(tip), gitrepo.Edit{Changes: []gitrepo.Change{{Path: p, Data: []byte("pwned")}}, Message: "m", Author: author})
 		if !errors.Is(err, gitrepo.ErrPathOutsideRepo) {
 			t.Errorf("Commit(%q) err = %v, want ErrPathOutsideRepo", p, err)
 		}
@@ -509,7 +509,7 @@ func TestPathsOutsideTheRepo(t *testing.T) {
 	if _, err := r.ReadFiles(ctx, h(tip), "apps/ok"); !errors.Is(err, gitrepo.ErrNotRegularFile) {
 		t.Errorf("reading a directory: %v", err)
 	}
-	if _, err := r.Commit(h(tip), []gitrepo.Change{{Path: "apps/ok/values.yaml/x", Data: []byte("x")}}, "m", author); !errors.Is(err, gitrepo.ErrNotRegularFile) {
+	if _, err := r.Commit(h(tip), gitrepo.Edit{Changes: []gitrepo.Change{{Path: "apps/ok/values.yaml/x", Data: []byte("x")}}, Message: "m", Author: author}); !errors.Is(err, gitrepo.ErrNotRegularFile) {
 		t.Errorf("writing under a file: %v", err)
 	}
 }
@@ -556,7 +556,7 @@ func TestMissingThings(t *testing.T) {
 	if _, err := r.ReadFiles(ctx, missing, "a"); !errors.Is(err, gitrepo.ErrCommitNotFound) {
 		t.Errorf("ReadFiles err = %v", err)
 	}
-	if _, err := r.Commit(missing, []gitrepo.Change{{Path: "a", Data: nil}}, "m", author); !errors.Is(err, gitrepo.ErrCommitNotFound) {
+	if _, err := r.Commit(missing, gitrepo.Edit{Changes: []gitrepo.Change{{Path: "a", Data: nil}}, Message: "m", Author: author}); !errors.Is(err, gitrepo.ErrCommitNotFound) {
 		t.Errorf("Commit err = %v", err)
 	}
 	if _, err := r.Tip(ctx, "nope"); !errors.Is(err, gitrepo.ErrBranchNotFound) {
@@ -599,7 +599,7 @@ func TestPushWithoutReportIsNotSuccess(t *testing.T) {
 	if err := r.Fetch(ctx, h(f.tip)); err != nil {
 		t.Fatal(err)
 	}
-	c, err := r.Commit(h(f.tip), []gitrepo.Change{{Path: "x", Data: []byte("x")}}, "m", author)
+	c, err := r.Commit(h(f.tip), gitrepo.Edit{Changes: []gitrepo.Change{{Path: "x", Data: []byte("x")}}, Message: "m", Author: author})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -621,7 +621,7 @@ func TestPushStaleOld(t *testing.T) {
 	if err := r.Fetch(ctx, h(f.prev)); err != nil {
 		t.Fatal(err)
 	}
-	c, err := r.Commit(h(f.prev), []gitrepo.Change{{Path: "x", Data: []byte("x")}}, "m", author)
+	c, err := r.Commit(h(f.prev), gitrepo.Edit{Changes: []gitrepo.Change{{Path: "x", Data: []byte("x")}}, Message: "m", Author: author})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -655,7 +655,7 @@ func TestPushRaceAfterAdvertisement(t *testing.T) {
 	if err := r.Fetch(ctx, h(f.tip)); err != nil {
 		t.Fatal(err)
 	}
-	c, err := r.Commit(h(f.tip), []gitrepo.Change{{Path: "mine.txt", Data: []byte("mine\n")}}, "mine", author)
+	c, err := r.Commit(h(f.tip), gitrepo.Edit{Changes: []gitrepo.Change{{Path: "mine.txt", Data: []byte("mine\n")}}, Message: "mine", Author: author})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -733,7 +733,7 @@ func TestRefetchSendsOnlyChangedTrees(t *testing.T) {
 	if err != nil || string(files["apps/app007/deployments/stage1/values.yaml"].Data) != "image: app7:2\n" || string(files["apps/app008/deployments/stage2/values.yaml"].Data) != "image: app8:1\n" {
 		t.Errorf("ReadFiles: %v, %v", files, err)
 	}
-	c, err := r.Commit(h(second), []gitrepo.Change{{Path: "apps/app001/deployments/stage1/values.yaml", Data: []byte("image: app1:2\n")}}, "m", author)
+	c, err := r.Commit(h(second), gitrepo.Edit{Changes: []gitrepo.Change{{Path: "apps/app001/deployments/stage1/values.yaml", Data: []byte("image: app1:2\n")}}, Message: "m", Author: author})
 	if err != nil {
 		t.Fatal(err)
 	}

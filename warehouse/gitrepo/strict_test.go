@@ -24,11 +24,11 @@ func TestPushSendsEachObjectOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	same := []byte("schemaVersion: v1\n")
-	c, err := r.Commit(h(f.tip), []gitrepo.Change{
+	c, err := r.Commit(h(f.tip), gitrepo.Edit{Changes: []gitrepo.Change{
 		{Path: "warehouses/a/builds/git-1.yaml", Data: same},
 		{Path: "warehouses/a/builds/current.yaml", Data: same},
 		{Path: "apps/c/values.yaml", Data: same},
-	}, "same bytes three times", author)
+	}, Message: "same bytes three times", Author: author})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func TestPushSendsEachObjectOnce(t *testing.T) {
 	}
 	// A second commit on top that builds the same blob again, plus an
 	// earlier commit's objects still pending, also goes through.
-	c2, err := r.Commit(c, []gitrepo.Change{{Path: "apps/d/values.yaml", Data: same}, {Path: "apps/e/values.yaml", Data: []byte("x\n")}}, "again", author)
+	c2, err := r.Commit(c, gitrepo.Edit{Changes: []gitrepo.Change{{Path: "apps/d/values.yaml", Data: same}, {Path: "apps/e/values.yaml", Data: []byte("x\n")}}, Message: "again", Author: author})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestPushDeclinedByAHookIsRetryable(t *testing.T) {
 	if err := r.Fetch(ctx, h(f.tip)); err != nil {
 		t.Fatal(err)
 	}
-	c, err := r.Commit(h(f.tip), []gitrepo.Change{{Path: "x", Data: []byte("x")}}, "m", author)
+	c, err := r.Commit(h(f.tip), gitrepo.Edit{Changes: []gitrepo.Change{{Path: "x", Data: []byte("x")}}, Message: "m", Author: author})
 	if err != nil {
 		t.Fatal(err)
 	}

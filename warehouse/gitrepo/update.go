@@ -15,6 +15,8 @@ type Edit struct {
 	Changes []Change
 	Message string
 	Author  Signature
+	// Signer, when set, signs the commit; every attempt signs its own.
+	Signer Signer
 }
 
 // Snapshot is a fetched commit an ApplyFunc reads from.
@@ -152,7 +154,7 @@ func (r *Remote) attempt(ctx context.Context, branch string, opts UpdateOptions,
 	if edit == nil || len(edit.Changes) == 0 {
 		return nil
 	}
-	commit, err := r.Commit(tip, edit.Changes, edit.Message, edit.Author)
+	commit, err := r.Commit(tip, *edit)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package step
 import (
 	"net/http"
 	"os"
+	"reflect"
 	"os/exec"
 	"strings"
 	"sync/atomic"
@@ -12,8 +13,10 @@ import (
 	"github.com/argo-refs/argo-refs/internal/gitopstest"
 	"github.com/argo-refs/argo-refs/internal/gittest"
 	"github.com/argo-refs/argo-refs/internal/signtest"
+	"github.com/argo-refs/argo-refs/step/history"
 	"github.com/argo-refs/argo-refs/step/kargo"
 	"github.com/argo-refs/argo-refs/warehouse"
+	"github.com/argo-refs/argo-refs/warehouse/gitrepo"
 )
 
 // gitTrailers is git's own reading of a commit's trailers.
@@ -152,4 +155,75 @@ func (f *fixture) publishNext(t *testing.T) release {
 func freightAt(f *fixture, commit string) kargo.FreightReference {
 	return kargo.FreightReference{Name: "f-" + commit[:7], Origin: kargo.FreightOrigin{Kind: "Warehouse", Name: "codeai-builds"},
 		Commits: []kargo.GitCommit{{RepoURL: f.gitopsURL, ID: commit, Branch: "main"}}}
+}
+
+// TestHistoryReadsPromotionsBack: several stages, a publish in between and
+// a rollback; history reads each stage's promotions back from the trailers,
+// oldest first, in one upload-pack request that brings no blob.
+func TestHistoryReadsPromotionsBack(t *testing.T) {
+	f := newFixture(t, fixtureOpt{})
+	first := release{src: f.srcCommit, imageRef: f.imageRef, digest: f.digest, freight: f.freight}
+	promote := func(stage string, r release, actor string) string {
+		t.Helper()
+		sc := f.context(stage)
+		sc.PromotionActor = actor
+		sc.Promotion = stage + "-" + r.src[:7]
+		sc.Freight.Items[whKey] = freightAt(f, r.freight)
+		res := f.runner.Run(t.Context(), KindPromote, sc, f.config(t, nil), Options{})
+		wantStatus(t, res, kargo.StatusSucceeded, false)
+		return res.Output[OutputGitopsCommit].(string)
+	}
+	c1 := promote("staging", first, "alice")
+	second := f.publishNext(t)
+	c2 := promote("staging", second, "bob")
+	c3 := promote("production", first, "carol")
+	c4 := promote("staging", first, "alice") // rollback
+	gittest.CommitFiles(t, f.gitopsDir, "main", map[string]string{"README.md": "by hand\n"}, "a person's commit")
+
+	remote, err := gitrepo.Open(t.Context(), f.gitopsURL, gitrepo.Options{Auth: &gitrepo.Auth{Username: gitUser, Password: secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.git.ResetStats()
+	stages, err := history.Read(t.Context(), remote, "main", "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		commit, from, to, by, digest string
+		rollback                     bool
+	}
+	got := map[string][]row{}
+	for _, s := range stages {
+		for _, p := range s.Promotions {
+			got[s.Name] = append(got[s.Name], row{p.Commit, p.From, p.To, p.By, p.Digest, p.Rollback})
+		}
+	}
+	want := map[string][]row{
+		"staging": {
+			{c1, "", first.src, "alice", first.digest, false},
+			{c2, first.src, second.src, "bob", second.digest, false},
+			{c4, second.src, first.src, "alice", first.digest, true},
+		},
+		"production": {{c3, "", first.src, "carol", first.digest, false}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("history:\n%v\nwant\n%v", got, want)
+	}
+	if len(stages) != 2 || stages[0].Name != "production" {
+		t.Errorf("stages not sorted by name: %v", stages)
+	}
+	st := f.git.Stats()
+	if up := st.Service(gittest.ServiceUploadPack); up.Requests != 1 {
+		t.Errorf("%d upload-pack requests, want 1", up.Requests)
+	}
+	// Commits only: far less than the blobs of the records and stage files.
+	if st.BytesSent > 16<<10 {
+		t.Errorf("history fetched %d bytes; commits alone are a few KB", st.BytesSent)
+	}
+
+	only, err := history.Read(t.Context(), remote, "main", "production", 100)
+	if err != nil || len(only) != 1 || only[0].Name != "production" {
+		t.Errorf("--stage production: %v, %v", only, err)
+	}
 }

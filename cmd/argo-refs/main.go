@@ -89,6 +89,7 @@ func commands() []*command {
 		publishCmd(),
 		legacyMergeCmd(),
 		lintCmd(),
+		historyCmd(),
 		imagesCmd(),
 		promoteCmd(),
 		verifyCmd(),

@@ -3,8 +3,8 @@ package step
 import (
 	"net/http"
 	"os"
-	"reflect"
 	"os/exec"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -26,7 +27,6 @@ func TestExampleWorkflowPublishes(t *testing.T) {
 	}
 	wf := docs[0].obj
 	const sha = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c"
-	const digest = "sha256:9b71d224bd62f3785d96d46ad3ea3d73319bfbc2890caadae2dff72519673ca7"
 	ghEval := func(expr string) (any, error) {
 		switch expr {
 		case "github.sha":
@@ -35,8 +35,8 @@ func TestExampleWorkflowPublishes(t *testing.T) {
 			return "code-dot-org/code-dot-org", nil
 		case "github.actor", "github.ref":
 			return "x", nil
-		case "steps.build.outputs.digest":
-			return digest, nil
+		case "steps.publish.outputs.digest", "steps.publish.outputs.built":
+			return "out", nil
 		case "secrets.GITHUB_TOKEN", "secrets.K8S_GITOPS_TOKEN":
 			return "token", nil
 		}
@@ -47,76 +47,115 @@ func TestExampleWorkflowPublishes(t *testing.T) {
 		}
 		return nil, errors.New("unknown expression")
 	}
-	// Every expression in the workflow must be one of the above.
-	if _, err := ghTree(wf, ghEval); err != nil {
-		t.Fatalf("workflow: %v", err)
-	}
-
-	var publish, build map[string]any
+	// Every expression in the workflow must be one of the above, except
+	// the guard's condition, checked below.
+	var steps []map[string]any
 	for _, j := range dig(wf, "jobs").(map[string]any) {
 		for _, s := range list(j, "steps") {
-			m := s.(map[string]any)
-			if strings.HasPrefix(str(m, "uses"), "docker/build-push-action@") {
-				build = m
-			}
-			if strings.HasPrefix(str(m, "uses"), "docker://ghcr.io/argo-refs/argo-refs:") {
-				publish = m
-			}
+			steps = append(steps, s.(map[string]any))
 		}
 	}
-	if build == nil || publish == nil {
-		t.Fatal("the workflow must build with docker/build-push-action and publish with the argo-refs image")
-	}
-	if str(build, "id") != "build" || dig(build, "with", "push") != true {
-		t.Errorf("build step: id = %q, push = %v; want id build and push true", str(build, "id"), dig(build, "with", "push"))
-	}
-	if got := str(publish, "uses"); got != "docker://"+pluginImage {
-		t.Errorf("publish runs %s, want docker://%s", got, pluginImage)
-	}
-	if str(publish, "with", "entrypoint") != "/argo-refs" {
-		t.Errorf("publish entrypoint = %q, want /argo-refs", str(publish, "with", "entrypoint"))
-	}
-	for _, k := range []string{"GITHUB_TOKEN", "ARGO_REFS_REGISTRY_PASSWORD"} {
-		if !strings.HasPrefix(str(publish, "env", k), "${{ secrets.") {
-			t.Errorf("publish must get %s from a secret, has %q", k, str(publish, "env", k))
+	for i, s := range steps {
+		c := map[string]any{}
+		for k, v := range s {
+			if k != "if" {
+				c[k] = v
+			}
+		}
+		if _, err := ghTree(c, ghEval); err != nil {
+			t.Fatalf("step %d: %v", i, err)
 		}
 	}
-	if str(publish, "env", "ARGO_REFS_REGISTRY_USERNAME") == "" {
-		t.Error("publish checks the tag in the registry and needs ARGO_REFS_REGISTRY_USERNAME")
+
+	// Every action is pinned by a full commit ID, with its release named.
+	pinned := regexp.MustCompile(`^[\w.-]+/[\w./-]+@[0-9a-f]{40}$`)
+	var publish map[string]any
+	for _, s := range steps {
+		uses := str(s, "uses")
+		if uses == "" {
+			continue
+		}
+		if !pinned.MatchString(uses) {
+			t.Errorf("%s is not pinned by commit", uses)
+		}
+		if strings.HasPrefix(uses, "argo-refs/argo-refs/actions/publish-once@") {
+			publish = s
+		}
+		if strings.HasPrefix(uses, "docker/build-push-action@") || strings.HasPrefix(uses, "docker://") {
+			t.Errorf("%s: the image must be built by the publish-once action, which never moves a published tag", uses)
+		}
 	}
-	argsV, err := ghTemplate(str(publish, "with", "args"), ghEval)
+	if publish == nil {
+		t.Fatal("the workflow must build and publish with argo-refs/argo-refs/actions/publish-once")
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.Contains(line, "uses: ") && !regexp.MustCompile(`@[0-9a-f]{40} # \S`).MatchString(line) {
+			t.Errorf("%q: say which release the commit is, in a comment", strings.TrimSpace(line))
+		}
+	}
+	// The pinned commit is one of this repository's, and its action is
+	// the one here: re-pin the example when the action changes.
+	pin := str(publish, "uses")[strings.LastIndex(str(publish, "uses"), "@")+1:]
+	if out, err := exec.Command("git", "-C", "..", "diff", "--stat", pin, "--", "actions/publish-once").CombinedOutput(); err != nil || len(out) != 0 {
+		t.Errorf("the example pins actions/publish-once at %s, which differs from this checkout's (or is not a commit here; %v):\n%s", pin, err, out)
+	}
+
+	with, err := ghTree(dig(publish, "with"), ghEval)
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := strings.Fields(fmt.Sprint(argsV))
-	if len(args) == 0 || args[0] != "publish" {
-		t.Fatalf("publish args = %v, want argo-refs publish ...", args)
+	want := map[string]any{
+		"image-repo":        "ghcr.io/code-dot-org/code-dot-org",
+		"git-commit":        sha,
+		"gitops-repo":       "https://github.com/code-dot-org/k8s-gitops.git",
+		"gitops-branch":     "main",
+		"build-lock-dir":    "warehouses/codeai/builds",
+		"packaging-kind":    "helm",
+		"source-repo":       "https://github.com/code-dot-org/code-dot-org.git",
+		"source-path":       "k8s/helm",
+		"gitops-token":      "token",
+		"registry-username": "x",
+		"registry-password": "token",
 	}
-	flags := map[string]string{}
-	for i := 1; i < len(args); i += 2 {
-		if !strings.HasPrefix(args[i], "--") || i+1 >= len(args) {
-			t.Fatalf("publish args %v: want --flag value pairs", args[1:])
+	build, _ := with.(map[string]any)["build"].(string)
+	delete(with.(map[string]any), "build")
+	if !reflect.DeepEqual(with, want) {
+		t.Errorf("publish-once inputs = %v\nwant %v", with, want)
+	}
+	for _, w := range []string{"--push", `--tag "$IMAGE_REF"`, "org.opencontainers.image.revision=" + sha} {
+		if !strings.Contains(build, w) {
+			t.Errorf("the build command %q lacks %s", build, w)
 		}
-		flags[args[i]] = args[i+1]
 	}
-	imageRef := "ghcr.io/code-dot-org/code-dot-org:git-" + sha
-	want := map[string]string{
-		"--repo":           "https://github.com/code-dot-org/k8s-gitops.git",
-		"--branch":         "main",
-		"--dir":            "warehouses/codeai/builds",
-		"--git-commit":     sha,
-		"--image-ref":      imageRef,
-		"--image-digest":   digest,
-		"--packaging-kind": "helm",
-		"--source-repo":    "https://github.com/code-dot-org/code-dot-org.git",
-		"--source-path":    "k8s/helm",
+	for _, k := range []string{"gitops-token", "registry-password"} {
+		if !strings.HasPrefix(str(publish, "with", k), "${{ secrets.") {
+			t.Errorf("%s must come from a secret, is %q", k, str(publish, "with", k))
+		}
 	}
-	if !reflect.DeepEqual(flags, want) {
-		t.Errorf("argo-refs publish flags = %v\nwant %v", flags, want)
+	// The inputs the workflow gives are the action's.
+	actionRaw, err := os.ReadFile(filepath.FromSlash("../actions/publish-once/action.yml"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	tags, err := ghTemplate(str(build, "with", "tags"), ghEval)
-	if err != nil || tags != imageRef {
-		t.Errorf("the image is pushed as %v, but published as %s", tags, imageRef)
+	adocs, err := parseDocs("action.yml", actionRaw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range dig(publish, "with").(map[string]any) {
+		if dig(adocs[0].obj, "inputs", k) == nil {
+			t.Errorf("the workflow gives input %s, which the action does not declare", k)
+		}
+	}
+
+	// One job per commit at a time, as the tag check needs.
+	if g := str(wf, "concurrency", "group"); !strings.Contains(g, "${{ github.sha }}") || dig(wf, "concurrency", "cancel-in-progress") != false {
+		t.Errorf("concurrency %v: want a group keyed by github.sha, not cancelled", dig(wf, "concurrency"))
+	}
+	// A manual run of another branch fails unless asked explicitly.
+	guard := str(steps[0], "if")
+	if dig(wf, "on", "workflow_dispatch", "inputs", "publish-other-branch", "default") != false ||
+		guard != "github.ref != 'refs/heads/staging' && !inputs.publish-other-branch" || !strings.Contains(str(steps[0], "run"), "exit 1") {
+		t.Errorf("the first step must fail a run of another branch unless publish-other-branch is set; if: %q", guard)
 	}
 }
 

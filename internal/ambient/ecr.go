@@ -37,7 +37,9 @@ func fetchECR(ctx context.Context, _ *Source, registry string) (Credential, erro
 			o.EndpointOptions.UseFIPSEndpoint = aws.FIPSEndpointStateEnabled
 		}
 	})
-	out, err := client.GetAuthorizationToken(ctx, &ecr.GetAuthorizationTokenInput{RegistryIds: []string{reg.ID}})
+	// No registry IDs: the token serves every registry the identity may
+	// read (AWS deprecated asking for one).
+	out, err := client.GetAuthorizationToken(ctx, &ecr.GetAuthorizationTokenInput{})
 	if err != nil {
 		return Credential{}, fmt.Errorf("%w: ecr:GetAuthorizationToken: %w", awsClass(err), err)
 	}

@@ -3,6 +3,8 @@ package ambient
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -46,7 +48,13 @@ func TestECRRefusals(t *testing.T) {
 		want  error
 	}{
 		{"role the token may not assume", func(a *cloudtest.AWS, t *testing.T) { t.Setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/other") }, ErrDenied},
-		{"another account's registry", func(a *cloudtest.AWS, t *testing.T) { a.Account = "210987654321" }, ErrDenied},
+		{"a token STS did not issue", func(a *cloudtest.AWS, t *testing.T) {
+			other := filepath.Join(t.TempDir(), "token")
+			if err := os.WriteFile(other, []byte("eyJ.forged.token"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv("AWS_WEB_IDENTITY_TOKEN_FILE", other)
+		}, ErrDenied},
 		{"STS down", func(a *cloudtest.AWS, t *testing.T) { t.Setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:1") }, ErrUnavailable},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -205,7 +205,9 @@ func (a *AWS) ecr(w http.ResponseWriter, r *http.Request, target string, body []
 		ecrError(w, http.StatusBadRequest, "SerializationException", err.Error())
 		return
 	}
-	if len(in.RegistryIDs) != 1 || in.RegistryIDs[0] != a.Account {
+	// registryIds is deprecated: the token serves every registry the
+	// identity may read. One given must be this account's.
+	if len(in.RegistryIDs) > 1 || (len(in.RegistryIDs) == 1 && in.RegistryIDs[0] != a.Account) {
 		ecrError(w, http.StatusBadRequest, "AccessDeniedException", fmt.Sprintf("not authorized for registries %v", in.RegistryIDs))
 		return
 	}

@@ -329,7 +329,7 @@ func TestExampleCommandsUseRealFlags(t *testing.T) {
 		t.Errorf("checked %d CustomPromotionSteps, want 2", checked)
 	}
 
-	for file, command := range map[string]string{"publish-build-lock.yaml": "publish", "record-legacy-merge.yaml": "legacy-merge", "gitops-contract.yaml": "lint"} {
+	for file, command := range map[string]string{"record-legacy-merge.yaml": "legacy-merge", "gitops-contract.yaml": "lint"} {
 		data, err = os.ReadFile("../../examples/.github/workflows/" + file)
 		if err != nil {
 			t.Fatal(err)
@@ -366,6 +366,38 @@ func TestExampleCommandsUseRealFlags(t *testing.T) {
 			t.Errorf("%s runs the argo-refs image %d times, want 1", file, runs)
 		}
 	}
+
+	// publish-build-lock.yaml runs actions/publish-once, whose script hands
+	// every flag but its own two, before --, to argo-refs publish.
+	data, err = os.ReadFile("../../actions/publish-once/action.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var action struct {
+		Runs struct {
+			Steps []struct {
+				Run string `json:"run"`
+			} `json:"steps"`
+		} `json:"runs"`
+	}
+	if err := yaml.Unmarshal(data, &action); err != nil {
+		t.Fatal(err)
+	}
+	run := action.Runs.Steps[len(action.Runs.Steps)-1].Run
+	before, _, ok := strings.Cut(run, " -- ")
+	fields := strings.Fields(before)
+	if !ok || len(fields) < 5 || !strings.HasSuffix(fields[0], `/publish-once.sh"`) {
+		t.Fatalf("action.yml's last step does not run publish-once.sh FLAGS -- BUILD: %q", run)
+	}
+	var publishFlags []string
+	for i := 1; i < len(fields); i++ {
+		if fields[i] == "--image-repo" || fields[i] == "--git-commit" {
+			i++
+			continue
+		}
+		publishFlags = append(publishFlags, fields[i])
+	}
+	checkFlagsDefined(t, "actions/publish-once/action.yml", "publish", publishFlags)
 }
 
 // checkFlagsDefined fails for every --flag in args that command cmdName does

@@ -1,11 +1,13 @@
-# argo-refs container image: one static binary on an empty base, run as
-# 65532:65532, that works with a read-only root file system.
+# argo-refs container image: two static binaries on an empty base, run as
+# 65532:65532, that work with a read-only root file system: /argo-refs, and
+# /argo-refs-render, which links Helm and Kustomize and which argo-refs runs
+# only when a render is asked for.
 #
 # From source (any BuildKit or buildah):
 #   docker build --build-arg VERSION=v0.1.0 --build-arg REVISION=$(git rev-parse HEAD) -t argo-refs .
 # From a binary built outside (CI without network pulls; see hack/build-image.sh):
 #   buildah bud --isolation chroot --build-arg BINARY_FROM=prebuilt -f Dockerfile <staged-context>
-# where the staged context holds argo-refs, ca-certificates.crt, passwd, group
+# where the staged context holds argo-refs, argo-refs-render, ca-certificates.crt, passwd, group
 # and rw/{workspace,tmp}.
 
 ARG GO_VERSION=1.26
@@ -19,7 +21,8 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /stage/argo-refs ./cmd/argo-refs
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /stage/argo-refs ./cmd/argo-refs \
+ && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /stage/argo-refs-render ./cmd/argo-refs-render
 # The same files hack/build-image.sh stages for the prebuilt path.
 RUN cp /etc/ssl/certs/ca-certificates.crt /stage/ca-certificates.crt \
  && printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/tmp:/sbin/nologin\n' > /stage/passwd \
@@ -29,7 +32,7 @@ RUN cp /etc/ssl/certs/ca-certificates.crt /stage/ca-certificates.crt \
  && chmod 1777 /stage/rw/tmp
 
 FROM scratch AS prebuilt
-COPY argo-refs ca-certificates.crt passwd group /stage/
+COPY argo-refs argo-refs-render ca-certificates.crt passwd group /stage/
 COPY rw/ /stage/rw/
 
 FROM ${BINARY_FROM} AS files
@@ -50,6 +53,7 @@ COPY --from=files /stage/group /etc/group
 # The only writable places; everything else can be mounted read-only.
 COPY --from=files --chown=65532:65532 /stage/rw/ /
 COPY --from=files /stage/argo-refs /argo-refs
+COPY --from=files /stage/argo-refs-render /argo-refs-render
 VOLUME ["/workspace", "/tmp"]
 ENV HOME=/tmp
 USER 65532:65532

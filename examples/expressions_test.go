@@ -221,6 +221,11 @@ func stepOutputs(ref stepRef) (map[string]any, error) {
 			}
 			out[k] = v
 		}
+		// With a render section, argo-refs-promote also sets the review.
+		if _, ok := ref.config["render"]; ok && ref.kind == string(step.KindPromote) {
+			out[step.OutputReviewMarkdown] = "### Rendered changes: production, 1111111 → " + sourceCommit[:7] + "\n"
+			out[step.OutputRenderSummary] = map[string]any{"changed": 1, "added": 0, "removed": 0, "unchanged": 3}
+		}
 		return out, nil
 	case "git-open-pr":
 		return map[string]any{"pr": map[string]any{"id": prNumber, "url": prURL}}, nil

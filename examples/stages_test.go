@@ -360,6 +360,23 @@ func checkLayoutStage(t *testing.T, l *layout, d doc, appSet doc) {
 	if stage == "review-infra-changes" != pushesElsewhere {
 		t.Errorf("%s: review-infra-changes (and only it) must push to a review branch; pushes elsewhere = %v", d, pushesElsewhere)
 	}
+	// The plan's review stage carries the rendered review into the
+	// production pull request.
+	if _, renders := cfg["render"]; renders != (stage == "review-infra-changes") {
+		t.Errorf("%s: review-infra-changes (and only it) renders the manifests for the review pull request; render set = %v", d, renders)
+	}
+	if stage == "review-infra-changes" {
+		found := false
+		for _, s := range steps {
+			// Evaluated: the output's value stands where the expression was.
+			if s.uses == "git-open-pr" && strings.Contains(str(s.config, "description"), "### Rendered changes: production") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: git-open-pr's description must carry outputs.%s.reviewMarkdown", d, promote.as)
+		}
+	}
 	if applied, _ := cfg["requireAlreadyApplied"].(bool); applied != (stage == "production") {
 		t.Errorf("%s: production (and only production) applies the reviewed update (requireAlreadyApplied); here %v", d, applied)
 	}

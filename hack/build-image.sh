@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the argo-refs container image without a Docker engine and without
-# pulling a base image: builds the static binary here, stages a build context
+# pulling a base image: builds the static binaries here, stages a build context
 # with it (plus the host's CA bundle, a passwd/group file for 65532 and the
 # writable directories), then builds the Dockerfile's final stage from that
 # context with buildah (BINARY_FROM=prebuilt).
@@ -48,6 +48,7 @@ fi
 
 echo "build-image.sh: building argo-refs $version ($revision) into $ctx"
 CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "-s -w -X main.version=$version" -o "$ctx/argo-refs" ./cmd/argo-refs
+CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "-s -w" -o "$ctx/argo-refs-render" ./cmd/argo-refs-render
 cp "$ca" "$ctx/ca-certificates.crt"
 printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/tmp:/sbin/nologin\n' >"$ctx/passwd"
 printf 'root:x:0:\nnonroot:x:65532:\n' >"$ctx/group"

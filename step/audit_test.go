@@ -136,14 +136,20 @@ type release struct {
 }
 
 // publishNext builds a new source commit, pushes its image and publishes
-// its record, as CI would for the next build.
+// its record (helm packaging), as CI would for the next build.
 func (f *fixture) publishNext(t *testing.T) release {
 	t.Helper()
+	return f.publishNextAs(t, warehouse.PackagingHelm, "k8s/helm")
+}
+
+// publishNextAs is publishNext with the record's packaging.
+func (f *fixture) publishNextAs(t *testing.T, kind, sourcePath string) release {
+	t.Helper()
 	var r release
-	r.src = gittest.CommitFiles(t, f.git.Dir("source.git"), "main", map[string]string{"k8s/helm/values.yaml": "replicas: " + f.tip(t)[:6] + "\n"}, "next")
+	r.src = gittest.CommitFiles(t, f.git.Dir("source.git"), "main", map[string]string{"BUILD": f.tip(t) + "\n"}, "next")
 	r.imageRef = f.reg.Ref(imageRepo + ":git-" + r.src)
 	r.digest = f.reg.PushImage(t, imageRepo+":git-"+r.src, map[string]string{"org.opencontainers.image.revision": r.src})
-	rec, err := warehouse.New(r.src, r.imageRef, r.digest, warehouse.PackagingHelm, f.sourceURL, "k8s/helm", time.Now().UTC().Truncate(time.Second))
+	rec, err := warehouse.New(r.src, r.imageRef, r.digest, kind, f.sourceURL, sourcePath, time.Now().UTC().Truncate(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -104,6 +104,10 @@ type Config struct {
 	// HealthCheck asks Kargo (StepPlugin runtime) for argocd-update's health
 	// check on the stage's Applications, pinned to the promoted release.
 	HealthCheck *HealthCheckConfig `json:"healthCheck,omitempty"`
+	// Render makes argo-refs-promote render the stage's manifests at its
+	// current and new refs and review what changes (outputs renderSummary
+	// and reviewMarkdown), and may refuse some changes.
+	Render *RenderConfig `json:"render,omitempty"`
 	// Timeout is a Go duration bounding every network call; default "5m".
 	Timeout string `json:"timeout,omitempty"`
 	// InsecureHTTPHosts may be reached over plain http besides loopback.
@@ -139,6 +143,34 @@ func (c Checks) SourceCommitEnabled() bool { return boolOr(c.SourceCommit, true)
 // ImageRevisionLabelEnabled reports whether the image revision label is
 // checked (default false).
 func (c Checks) ImageRevisionLabelEnabled() bool { return boolOr(c.ImageRevisionLabel, false) }
+
+// RenderConfig says how a stage's manifests are rendered and reviewed.
+type RenderConfig struct {
+	// ApplicationSet is the ApplicationSet (a path in the GitOps
+	// repository) whose template makes the stages' Applications in the
+	// helm layout; default apps/<app>/applicationset.yaml when it exists.
+	ApplicationSet string `json:"applicationSet,omitempty"`
+	// Helm overrides what the Application says.
+	Helm *RenderHelm `json:"helm,omitempty"`
+	// KubeVersion and APIVersions are the cluster's, as charts see them
+	// in .Capabilities.
+	KubeVersion string   `json:"kubeVersion,omitempty"`
+	APIVersions []string `json:"apiVersions,omitempty"`
+	// AllowedKinds, when set, refuses a rendered change to any other kind.
+	AllowedKinds []string `json:"allowedKinds,omitempty"`
+	// FailOnRenderError refuses a release whose manifests do not render
+	// (default true).
+	FailOnRenderError *bool `json:"failOnRenderError,omitempty"`
+	// MaxMarkdownBytes bounds reviewMarkdown (default 60000).
+	MaxMarkdownBytes int `json:"maxMarkdownBytes,omitempty"`
+}
+
+// RenderHelm overrides the Helm settings of a stage's Application.
+type RenderHelm struct {
+	ReleaseName string   `json:"releaseName,omitempty"`
+	Namespace   string   `json:"namespace,omitempty"`
+	ValueFiles  []string `json:"valueFiles,omitempty"`
+}
 
 // HealthCheckConfig names the Argo CD Applications whose health the Stage
 // follows.

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/argo-refs/argo-refs/images"
+	"github.com/argo-refs/argo-refs/review"
 	"github.com/argo-refs/argo-refs/step/kargo"
 	"github.com/argo-refs/argo-refs/step/target"
 	"github.com/argo-refs/argo-refs/warehouse"
@@ -35,7 +36,8 @@ type outcome struct {
 	legacyGate   map[string]any // what the legacy gitflow gate read; nil without the gate
 	ciPassed     []string       // the contexts the CI-result gate saw succeed; nil without the gate
 	healthCheck  *HealthCheckConfig
-	repoURL      string // the GitOps repository
+	repoURL      string       // the GitOps repository
+	rendered     *stageReview // the rendered review; nil without one
 }
 
 // classify marks the errors that retrying cannot fix as terminal. It is the
@@ -109,6 +111,12 @@ func resultFor(out *outcome, err error) Result {
 	if out.ciPassed != nil {
 		output[OutputSourceChecks] = map[string]any{"passed": out.ciPassed}
 	}
+	var reviewText string
+	var rendered *review.Review
+	if sr := out.rendered; sr != nil {
+		output[OutputRenderSummary], output[OutputReviewMarkdown] = sr.outputs()
+		reviewText, rendered = sr.review.Text(), sr.review
+	}
 	if links := linksFor(out); len(links) > 0 {
 		output[OutputLinks] = plainJSON(links)
 	}
@@ -132,6 +140,8 @@ func resultFor(out *outcome, err error) Result {
 		Message:     msg,
 		Output:      output,
 		Diff:        out.diff,
+		Review:      reviewText,
+		Rendered:    rendered,
 		HealthCheck: healthCheckFor(out),
 	}
 }

@@ -188,6 +188,8 @@ func (r *runner) promote(ctx context.Context) (*outcome, error) {
 		edits   []fileEdit
 		changes []TargetChange
 		gate    map[string]any
+		// rendered is the rendered review, when one is asked for.
+		rendered *stageReview
 	)
 	res, err := remote.Update(ctx, branch, uopts, func(ctx context.Context, tip gitrepo.Snapshot) (*gitrepo.Edit, error) {
 		var err error
@@ -216,6 +218,13 @@ func (r *runner) promote(ctx context.Context) (*outcome, error) {
 		if edits, changes, err = r.editTargets(ctx, tip, rec); err != nil {
 			return nil, err
 		}
+		if (r.plan.Config.Render != nil || r.opts.Render) && !r.plan.Config.RequireAlreadyApplied {
+			// Before anything is pushed: a release that does not render
+			// (or changes a kind the policy refuses) is Failed here.
+			if rendered, err = r.renderReview(ctx, remote, tip.Commit(), rec, edits, changes); err != nil {
+				return nil, err
+			}
+		}
 		if r.opts.DryRun {
 			return nil, nil
 		}
@@ -231,6 +240,7 @@ func (r *runner) promote(ctx context.Context) (*outcome, error) {
 	out.targets = changes
 	out.healthCheck = r.plan.Config.HealthCheck
 	out.legacyGate = gate
+	out.rendered = rendered
 	out.image = r.imageValue(rec, r.pinsDigest())
 	out.changed, out.attempts, out.branch = res.Changed, res.Attempts, res.Branch
 	out.gitopsCommit = res.Tip.String()

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/argo-refs/argo-refs/review"
 	"github.com/argo-refs/argo-refs/step/kargo"
 )
 
@@ -68,6 +69,12 @@ type Options struct {
 	// DryRun, for KindPromote, verifies and computes the edits but pushes
 	// nothing; Result.Diff holds what would have been committed.
 	DryRun bool
+	// Render, for KindPromote, renders the stage's manifests and reviews
+	// them even when the config has no render section.
+	Render bool
+	// Renderer renders; nil means ExecRenderer (argo-refs-render next to
+	// the running executable).
+	Renderer Renderer
 }
 
 // Result is the outcome of one step call, in the terms Kargo understands.
@@ -84,6 +91,10 @@ type Result struct {
 	Err error
 	// Diff is the unified diff a dry run would have committed.
 	Diff string
+	// Review is the rendered review as text, and Rendered the review
+	// itself, when one was made.
+	Review   string
+	Rendered *review.Review
 	// HealthCheck, when set, is the health check Kargo should run for the
 	// Stage (StepPlugin runtime).
 	HealthCheck *kargo.HealthCheck

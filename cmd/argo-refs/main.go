@@ -90,6 +90,7 @@ func commands() []*command {
 		legacyMergeCmd(),
 		lintCmd(),
 		historyCmd(),
+		diffCmd(),
 		imagesCmd(),
 		promoteCmd(),
 		verifyCmd(),

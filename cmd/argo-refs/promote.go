@@ -28,9 +28,12 @@ func promoteCmd() *command {
 	})
 }
 
-// stepCommandText is what differs between the step commands' help.
+// stepCommandText is what differs between the step commands.
 type stepCommandText struct {
 	name, summary, example string
+	// reviewOnly makes the command a dry run with a render that prints
+	// only the review (argo-refs diff).
+	reviewOnly bool
 }
 
 // stepFlags are the flags the step commands share.
@@ -38,7 +41,9 @@ type stepFlags struct {
 	config, project, stage, promotion, actor, alias, workDir string
 	gitopsCommit, freight, warehouse, output                 string
 	kargoOutput                                              string
-	dryRun, verbose                                          bool
+	dryRun, verbose, render                                  bool
+	// reviewOnly prints only the rendered review (argo-refs diff).
+	reviewOnly bool
 }
 
 // Environment variables the step commands read when a flag is not given.
@@ -56,7 +61,12 @@ const defaultWarehouse = "argo-refs"
 
 func stepCommand(kind step.Kind, text stepCommandText) *command {
 	var f stepFlags
-	withDryRun := kind == step.KindPromote
+	withDryRun := kind == step.KindPromote && !text.reviewOnly
+	outputs := "text or json"
+	if text.reviewOnly {
+		f.dryRun, f.render, f.reviewOnly = true, true, true
+		outputs = "text, json or markdown"
+	}
 	return &command{
 		name:    text.name,
 		summary: text.summary,
@@ -73,11 +83,12 @@ func stepCommand(kind step.Kind, text stepCommandText) *command {
 			fs.StringVar(&f.gitopsCommit, "gitops-commit", "", "the GitOps repo commit `SHA` holding the release; becomes the Freight (repoURL from the config)")
 			fs.StringVar(&f.freight, "freight", "", "Kargo FreightCollection JSON `FILE` (instead of --gitops-commit)")
 			fs.StringVar(&f.warehouse, "warehouse", "", "Warehouse `NAME` of the Freight --gitops-commit makes (default: the config's warehouse, else \""+defaultWarehouse+"\")")
-			fs.StringVarP(&f.output, "output", "o", "text", "stdout format: text or json (outputs also go to $"+customstep.OutputEnv+" when set)")
+			fs.StringVarP(&f.output, "output", "o", "text", "stdout format: "+outputs+" (outputs also go to $"+customstep.OutputEnv+" when set)")
 			fs.StringVar(&f.kargoOutput, "kargo-output", customstep.FormatKeyValue, "format of $"+customstep.OutputEnv+": keyvalue, or json for a CustomPromotionStep whose output.source.format is JSON (typed outputs, as in the StepPlugin runtime)")
 			fs.BoolVarP(&f.verbose, "verbose", "v", false, "log the step's progress to stderr")
 			if withDryRun {
 				fs.BoolVar(&f.dryRun, "dry-run", false, "verify and compute the edits, print the diff, push nothing")
+				fs.BoolVar(&f.render, "render", false, "render the stage's manifests at its current and new refs and print the review (needs argo-refs-render; the config's render section does it too)")
 			}
 		},
 		run: func(ctx context.Context, io stdio, fs *pflag.FlagSet, args []string) error {
@@ -90,7 +101,10 @@ func runStepCommand(ctx context.Context, kind step.Kind, io stdio, fs *pflag.Fla
 	if len(args) > 0 {
 		return usageError("unexpected argument %q; every input is a flag", args[0])
 	}
-	if f.output != "text" && f.output != "json" {
+	if f.output != "text" && f.output != "json" && (!f.reviewOnly || f.output != "markdown") {
+		if f.reviewOnly {
+			return usageError("--output %q: expected text, json or markdown", f.output)
+		}
 		return usageError("--output %q: expected text or json", f.output)
 	}
 	if f.kargoOutput != customstep.FormatKeyValue && f.kargoOutput != customstep.FormatJSON {
@@ -137,7 +151,7 @@ func runStepCommand(ctx context.Context, kind step.Kind, io stdio, fs *pflag.Fla
 		logger = slog.New(slog.NewTextHandler(io.stderr, nil))
 	}
 
-	res := io.stepRunner()(ctx, kind, sc, config, step.Options{Getenv: getenv, Logger: logger, DryRun: f.dryRun})
+	res := io.stepRunner()(ctx, kind, sc, config, step.Options{Getenv: getenv, Logger: logger, DryRun: f.dryRun, Render: f.render})
 
 	if path := getenv(customstep.OutputEnv); path != "" {
 		if err := customstep.WriteFileAs(path, res.Output, f.kargoOutput); err != nil {
@@ -157,7 +171,11 @@ func runStepCommand(ctx context.Context, kind step.Kind, io stdio, fs *pflag.Fla
 			}
 		}
 	}
-	if err := printResult(io.stdout, f.output, res); err != nil {
+	print := printResult
+	if f.reviewOnly {
+		print = printReview
+	}
+	if err := print(io.stdout, f.output, res); err != nil {
 		return &exitError{code: exitFailed, err: err}
 	}
 	code := customstep.ExitCode(res)
@@ -295,11 +313,12 @@ type jsonResult struct {
 	Terminal bool             `json:"terminal,omitempty"`
 	Error    string           `json:"error,omitempty"`
 	Diff     string           `json:"diff,omitempty"`
+	Review   string           `json:"review,omitempty"`
 }
 
 func printResult(w io.Writer, format string, res step.Result) error {
 	if format == "json" {
-		out := jsonResult{Status: res.Status, Message: res.Message, Output: res.Output, Terminal: res.Terminal, Diff: res.Diff}
+		out := jsonResult{Status: res.Status, Message: res.Message, Output: res.Output, Terminal: res.Terminal, Diff: res.Diff, Review: res.Review}
 		if out.Output == nil {
 			out.Output = map[string]any{}
 		}
@@ -334,6 +353,10 @@ func printResult(w io.Writer, format string, res step.Result) error {
 		if !strings.HasSuffix(res.Diff, "\n") {
 			fmt.Fprintln(w)
 		}
+	}
+	if res.Review != "" {
+		fmt.Fprintln(w, "\nRendered review:")
+		fmt.Fprint(w, res.Review)
 	}
 	return nil
 }

@@ -181,3 +181,21 @@ func checkRef(ref string) error {
 	}
 	return nil
 }
+
+// RemoteRef reports whether url is a kustomize remote resource URL that
+// points at sourceRepo//sourcePath, and the ref it carries ("" if none).
+func RemoteRef(url, sourceRepo, sourcePath string) (ref string, ok bool) {
+	r, isRemote := parseRemote(url)
+	if !isRemote || r.repo != NormalizeRepoURL(sourceRepo) || r.path != cleanPath(sourcePath) {
+		return "", false
+	}
+	ref, err := remoteRef(url)
+	return ref, err == nil
+}
+
+// IsRemote reports whether a kustomize resources entry is a remote URL
+// rather than a local path.
+func IsRemote(entry string) bool {
+	_, ok := parseRemote(entry)
+	return ok || strings.Contains(entry, "://")
+}

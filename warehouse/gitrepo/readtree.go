@@ -1,8 +1,8 @@
 package gitrepo
 
 // Reading whole directories (a chart, a Kustomize base) at one or more
-// commits with the economy of the source check: the trees on the way and
-// under the directories by ID, one request per level for all of them,
+// commits with the economy of the source check: the trees on the way by
+// ID, the trees under the directories in one request for all of them,
 // then one request for every blob.
 
 import (
@@ -40,9 +40,9 @@ var ErrTooManyFiles = errors.New("directory over the read limits")
 
 // ReadDirs reads every regular file under each directory, by path
 // relative to that directory. Commits and trees not held are fetched as the
-// source check fetches them (the commit with the trees on the way, then
-// trees by ID, a request per level for all directories together); blobs
-// not held come in one request. A directory that is missing wraps
+// source check fetches them (the commit with the trees on the way), then
+// the directories' trees and all their subtrees in one request (filter
+// blob:none); blobs not held come in one more. A directory that is missing wraps
 // ErrPathNotFound; a symbolic link or submodule under it,
 // ErrNotRegularFile; a path through a symbolic link, ErrPathOutsideRepo.
 func (r *Remote) ReadDirs(ctx context.Context, reads []DirRead, lim DirLimits) (map[DirRead]map[string][]byte, error) {
@@ -118,9 +118,13 @@ func (r *Remote) ReadDirs(ctx context.Context, reads []DirRead, lim DirLimits) (
 			if err != nil {
 				return nil, fmt.Errorf("reading directories in %s: %w", r.url, err)
 			}
+			// The wanted trees and every tree under them, without blobs,
+			// in one answer (blob:none is the filter every filtering host
+			// allows, GitHub included); a server without filters sends
+			// the blobs too, which are then held.
 			var filter packp.Filter
 			if caps.Supports(capability.Filter) {
-				filter = packp.FilterTreeDepth(0)
+				filter = packp.FilterBlobNone()
 			}
 			if err := r.uploadPack(ctx, caps, dedupe(missing), nil, 0, filter); err != nil {
 				return nil, fmt.Errorf("fetching %d trees from %s: %w", len(missing), r.url, err)

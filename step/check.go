@@ -104,14 +104,20 @@ func (r *runner) checkPackaging(rec *warehouse.Record) error {
 	return nil
 }
 
-func (r *runner) checkImage(ctx context.Context, rec *warehouse.Record) error {
+// registryClient is the Runner's registry client for the plan's settings:
+// its credentials go to their one registry only.
+func (r *runner) registryClient() (*images.Client, error) {
 	opts := images.Options{Getenv: r.opts.Getenv, InsecureHosts: r.plan.InsecureHTTPHosts, Logger: r.log,
 		InsecureSkipTLSVerifyHosts: r.plan.InsecureSkipTLSVerifyHosts}
 	if a := r.plan.RegistryAuth; a != nil {
 		scoped := *a
 		opts.Credentials = &scoped
 	}
-	client, err := r.registries.get(opts)
+	return r.registries.get(opts)
+}
+
+func (r *runner) checkImage(ctx context.Context, rec *warehouse.Record) error {
+	client, err := r.registryClient()
 	if err != nil {
 		return err
 	}

@@ -378,6 +378,11 @@ func (r *runner) chartSides(ctx context.Context, g *gitopsView, source *gitrepo.
 	if err != nil {
 		return renderSide{}, fmt.Errorf("rendering: reading the chart: %w", err)
 	}
+	for _, rd := range reads {
+		if err := r.addOCIDependencies(ctx, charts[rd]); err != nil {
+			return renderSide{}, err
+		}
+	}
 	// The value files from the GitOps repository ($values/...), at the
 	// tip and as edited.
 	var gitopsPaths []string

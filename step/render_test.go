@@ -1,10 +1,15 @@
 package step
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -233,5 +238,61 @@ func TestRenderedReviewKustomize(t *testing.T) {
 		if strings.Contains(text, chartPassword) {
 			t.Errorf("the Secret's value shows in the %s", where)
 		}
+	}
+}
+
+// tgz packs files as helm package does: every path under one directory.
+func tgz(t *testing.T, files map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(files[name])), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(files[name])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := gz.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestRenderedReviewChartDependencies: a dependency in an OCI registry is
+// pulled through the registry client (the registry's credentials), one
+// from a Helm repository is named as missing.
+func TestRenderedReviewChartDependencies(t *testing.T) {
+	f := newFixture(t, fixtureOpt{})
+	f.reg.PushChart(t, "charts/cache:2.1.0", tgz(t, map[string]string{
+		"cache/Chart.yaml":                "apiVersion: v2\nname: cache\nversion: 2.1.0\n",
+		"cache/templates/deployment.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}-cache\n",
+	}))
+	chart := chartAt("1", "one", "")
+	chart["k8s/helm/Chart.yaml"] = "apiVersion: v2\nname: codeai\nversion: 0.1.0\ndependencies:\n  - name: redis\n    version: 1.0.0\n" +
+		"  - name: cache\n    version: 2.1.0\n    repository: oci://" + f.reg.Host + "/charts\n"
+	gittest.CommitFiles(t, f.git.Dir("source.git"), "main", chart, "chart with an OCI dependency")
+	a := f.publishNext(t)
+	sc := f.context("staging")
+	sc.Freight.Items[whKey] = freightAt(f, a.freight)
+	res := f.runner.Run(t.Context(), KindPromote, sc, f.config(t, nil), Options{DryRun: true, Render: true, Renderer: inProcess{}})
+	wantStatus(t, res, kargo.StatusSucceeded, false)
+	if !strings.Contains(res.Review, "+ Deployment/staging-cache") {
+		t.Errorf("the OCI dependency's Deployment is not rendered:\n%s", res.Review)
+	}
+
+	chart["k8s/helm/Chart.yaml"] += "  - name: postgres\n    version: 12.1.0\n    repository: https://charts.example.com\n"
+	gittest.CommitFiles(t, f.git.Dir("source.git"), "main", chart, "chart with a Helm repository dependency")
+	b := f.publishNext(t)
+	sc.Freight.Items[whKey] = freightAt(f, b.freight)
+	res = f.runner.Run(t.Context(), KindPromote, sc, f.config(t, nil), Options{DryRun: true, Render: true, Renderer: inProcess{}})
+	wantStatus(t, res, kargo.StatusFailed, true)
+	if !strings.Contains(res.Message, "postgres 12.1.0 from https://charts.example.com") || !strings.Contains(res.Message, "vendor") {
+		t.Errorf("message: %s", res.Message)
 	}
 }

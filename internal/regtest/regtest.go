@@ -25,6 +25,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
@@ -360,4 +361,20 @@ func ctx(t testing.TB) context.Context {
 func (r *Registry) Close() {
 	r.srv.Close()
 	r.admin.Close()
+}
+
+// PushChart pushes a packaged Helm chart (tgz) to repoTag as helm push
+// does: a Helm config and one chart content layer, in an OCI manifest. It
+// returns the manifest's digest.
+func (r *Registry) PushChart(t testing.TB, repoTag string, tgz []byte) string {
+	t.Helper()
+	layer := static.NewLayer(tgz, types.MediaType("application/vnd.cncf.helm.chart.content.v1.tar+gzip"))
+	img, err := mutate.Append(empty.Image, mutate.Addendum{Layer: layer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img = mutate.MediaType(img, types.OCIManifestSchema1)
+	img = mutate.ConfigMediaType(img, types.MediaType("application/vnd.cncf.helm.config.v1+json"))
+	r.write(t, repoTag, img)
+	return digestOf(t, img)
 }

@@ -35,6 +35,13 @@ if ! CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o bench/bin/argo-refs ./
   echo "argo-refs does not build; its rows will say not ready" >&2
   rm -f bench/bin/argo-refs
 fi
+# argo-refs-render next to argo-refs, as in the image, and helm for the
+# rendered review by hand (issue 17).
+CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o bench/bin/argo-refs-render ./cmd/argo-refs-render
+if [ ! -x bench/bin/helm ]; then
+  echo "building helm (once)" >&2
+  GOBIN="$PWD/bench/bin" GOFLAGS= CGO_ENABLED=0 go install helm.sh/helm/v4/cmd/helm@v4.3.2
+fi
 
 bench/bin/gen -dir "$DIR"
 

@@ -36,7 +36,7 @@ import (
 const genVersion = "5"
 
 // sourceVersion changes whenever the bytes of S would change.
-const sourceVersion = "2"
+const sourceVersion = "3"
 
 // Shape of every GitOps repo: the tip trees of the series differ only in
 // filler contents, not in paths or sizes.
@@ -372,9 +372,11 @@ func genSource(path string, seed uint64) error {
 		}
 	}
 	im.file("k8s/helm/Chart.yaml", []byte("apiVersion: v2\nname: code-dot-org\nversion: 0.1.0\nappVersion: \"0\"\n"))
-	im.file("k8s/helm/values.yaml", []byte("image: ghcr.io/code-dot-org/code-dot-org:latest\nreplicas: 1\n"))
-	im.file("k8s/helm/templates/deployment.yaml", []byte("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  replicas: {{ .Values.replicas }}\n"))
-	im.file("k8s/helm/templates/service.yaml", []byte("apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ .Release.Name }}\n"))
+	im.file("k8s/helm/values.yaml", chartValues(0))
+	for i := 0; i < chartTemplates; i++ {
+		name, data := chartTemplate(i)
+		im.file("k8s/helm/templates/"+name, data)
+	}
 	im.file("k8s/kustomize/base/kustomization.yaml", []byte("resources:\n  - deployment.yaml\n"))
 	im.file("k8s/kustomize/base/deployment.yaml", []byte("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: code-dot-org\n"))
 	im.file("VERSION", []byte("0\n"))
@@ -382,8 +384,40 @@ func genSource(path string, seed uint64) error {
 		im.commit(r+1, baseUnixTime+r*3600, fmt.Sprintf("Release %d", r))
 		im.file("VERSION", []byte(fmt.Sprintf("%d\n", r)))
 		im.file("k8s/helm/Chart.yaml", []byte(fmt.Sprintf("apiVersion: v2\nname: code-dot-org\nversion: 0.1.%d\nappVersion: \"%d\"\n", r, r)))
+		im.file("k8s/helm/values.yaml", chartValues(r))
 	}
 	return im.close()
+}
+
+// chartTemplates is the number of templates in S's chart (issue 17: a chart
+// of about 50 templates, for the rendered review's cost).
+const chartTemplates = 50
+
+// chartValues are the chart's values at release r: every tenth template
+// reads release, so each release changes a few rendered resources.
+func chartValues(r int) []byte {
+	return []byte(fmt.Sprintf("image: ghcr.io/code-dot-org/code-dot-org:latest\nreplicas: 1\nrelease: \"%d\"\nresources:\n  requests: {cpu: 100m, memory: 256Mi}\n", r))
+}
+
+// chartTemplate is template i of S's chart: Deployments, Services,
+// ConfigMaps and Secrets that use the values, as real charts do.
+func chartTemplate(i int) (string, []byte) {
+	release := ""
+	if i%10 == 0 {
+		release = "\n    release: {{ .Values.release | quote }}"
+	}
+	switch i % 4 {
+	case 0:
+		return fmt.Sprintf("deployment-%02d.yaml", i), []byte(fmt.Sprintf("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}-web-%02d\n  labels:\n    app: web-%02d%s\n"+
+			"spec:\n  replicas: {{ .Values.replicas }}\n  selector:\n    matchLabels: {app: web-%02d}\n  template:\n    metadata:\n      labels: {app: web-%02d}\n    spec:\n      containers:\n"+
+			"        - name: web\n          image: {{ .Values.image }}\n          resources: {{- toYaml .Values.resources | nindent 12 }}\n", i, i, release, i, i))
+	case 1:
+		return fmt.Sprintf("service-%02d.yaml", i), []byte(fmt.Sprintf("apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ .Release.Name }}-web-%02d\n  labels:\n    app: web-%02d%s\nspec:\n  selector: {app: web-%02d}\n  ports:\n    - port: 80\n      targetPort: 3000\n", i, i, release, i))
+	case 2:
+		return fmt.Sprintf("configmap-%02d.yaml", i), []byte(fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-config-%02d\n  labels:\n    app: web-%02d%s\ndata:\n  RAILS_ENV: {{ .Values.RAILS_ENV | default \"production\" | quote }}\n  healthChecks: {{ .Values.healthChecks | toJson | quote }}\n", i, i, release))
+	default:
+		return fmt.Sprintf("secret-%02d.yaml", i), []byte(fmt.Sprintf("apiVersion: v1\nkind: Secret\nmetadata:\n  name: {{ .Release.Name }}-secret-%02d\n  labels:\n    app: web-%02d%s\nstringData:\n  token: {{ printf \"%%s-%02d\" .Release.Name | sha256sum | quote }}\n", i, i, release, i))
+	}
 }
 
 // record returns the build-lock record bytes (CONTRACTS §1 layout).

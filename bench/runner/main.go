@@ -34,28 +34,36 @@ type way struct {
 	ID, Label, Script string
 	// NoPush marks a baseline that changes nothing on the server.
 	NoPush bool
+	// Render marks the ways of the rendered-review scenario (issue 17),
+	// which run there only, beside promote.
+	Render bool
 }
 
-var ways = []way{
-	{"full", "chain, full bare clone + worktrees", "chain-full.sh", false},
-	{"blobless", "chain, blobless + sparse", "chain-blobless.sh", false},
-	{"limit", "git CLI limit recipe (depth-1 blob:none fetch + one blob fetch, trees by hand)", "limit.sh", false},
-	{"promote", "argo-refs promote (record, registry and source checks on)", "promote.sh", false},
-	{"floor", "floor: `argo-refs version` (process start and package init only, no work)", "floor.sh", true},
+var allWays = []way{
+	{"full", "chain, full bare clone + worktrees", "chain-full.sh", false, false},
+	{"blobless", "chain, blobless + sparse", "chain-blobless.sh", false, false},
+	{"limit", "git CLI limit recipe (depth-1 blob:none fetch + one blob fetch, trees by hand)", "limit.sh", false, false},
+	{"promote", "argo-refs promote (record, registry and source checks on)", "promote.sh", false, false},
+	{"floor", "floor: `argo-refs version` (process start and package init only, no work)", "floor.sh", true, false},
+	{"promote-render", "argo-refs promote with `render: {}` (the chart rendered at both commits, reviewed, then pushed)", "promote-render.sh", false, true},
+	{"render-by-hand", "by hand: clone the GitOps repo, sparse-checkout the chart at both commits, `helm template` each, `diff` (no push)", "render-by-hand.sh", true, true},
 }
 
 // scenario is one repo served one way.
 type scenario struct {
 	ID, Repo string
 	Filter   bool
+	// Render runs promote and the render ways only.
+	Render bool
 }
 
 var scenarios = []scenario{
-	{"L", "L", true},
-	{"H1k", "H1k", true},
-	{"H10k", "H10k", true},
-	{"H100k", "H100k", true},
-	{"L-nofilter", "L", false},
+	{"L", "L", true, false},
+	{"H1k", "H1k", true, false},
+	{"H10k", "H10k", true, false},
+	{"H100k", "H100k", true, false},
+	{"L-nofilter", "L", false, false},
+	{"L-render", "L", true, true},
 }
 
 type counter struct {
@@ -111,7 +119,7 @@ func main() {
 	flag.IntVar(&c.runs, "runs", 5, "measured runs per way and scenario (after one warm-up)")
 	flag.BoolVar(&c.noGoBench, "no-go-bench", false, "skip go test -bench")
 	flag.DurationVar(&c.budget, "budget", 12*time.Minute, "time for all promotion runs; past it, scenarios stop after 3 measured runs (noted in the report)")
-	flag.StringVar(&only, "scenarios", "L,H1k,H10k,H100k,L-nofilter", "scenarios to run")
+	flag.StringVar(&only, "scenarios", "L,H1k,H10k,H100k,L-nofilter,L-render", "scenarios to run")
 	flag.Parse()
 	c.scenarios = map[string]bool{}
 	for _, s := range strings.Split(only, ",") {
@@ -138,12 +146,12 @@ func run(c config) error {
 	if c.waysAbs, err = filepath.Abs(c.waysDir); err != nil {
 		return err
 	}
-	for i, w := range ways {
+	for i, w := range allWays {
 		abs, err := filepath.Abs(filepath.Join(c.waysDir, w.Script))
 		if err != nil {
 			return err
 		}
-		ways[i].Script = abs
+		allWays[i].Script = abs
 	}
 	if c.bin, err = filepath.Abs(c.bin); err != nil {
 		return err
@@ -272,6 +280,12 @@ func gitIn(dir string, args ...string) (string, error) {
 
 func runScenario(c config, sc scenario, rm benchdata.RepoMeta, promoteReady string) []result {
 	repoDir := filepath.Join(c.dir, "repos", sc.Repo+".git")
+	var ways []way
+	for _, w := range allWays {
+		if w.Render == sc.Render || (sc.Render && w.ID == "promote") {
+			ways = append(ways, w)
+		}
+	}
 	res := make([]result, len(ways))
 	for i, w := range ways {
 		res[i] = result{Scenario: sc.ID, Way: w.ID}
@@ -353,6 +367,7 @@ func runOnce(c config, sc scenario, rm benchdata.RepoMeta, repoDir string, w way
 		"BRANCH=main",
 		"BUILDS=warehouses/codeai/builds",
 		"ARGO_REFS="+c.bin,
+		"HELM="+filepath.Join(filepath.Dir(c.bin), "helm"),
 		"SOURCE_URL="+c.meta.SourceURL,
 	)
 	var out bytes.Buffer
@@ -618,7 +633,7 @@ func scenarioByID(id string) scenario {
 }
 
 func wayByID(id string) way {
-	for _, w := range ways {
+	for _, w := range allWays {
 		if w.ID == id {
 			return w
 		}
@@ -678,6 +693,12 @@ func promotionTargets(by map[string]summary, raw map[string]result) []target {
 		t.pass = yes(false)
 	}
 	ts = append(ts, t)
+	// Issue 17: what the rendered review adds to a promotion, and what it
+	// costs by hand.
+	pr, rr, hand := by["L-render/promote"], by["L-render/promote-render"], by["L-render/render-by-hand"]
+	bytesOf := func(s summary) float64 { return s.gitops + s.source }
+	add("Render: promote-render − promote ≤ 1 s wall", pr.ok && rr.ok, fmt.Sprintf("%.3f s − %.3f s = %+.3f s (by hand: %.3f s)", rr.wall, pr.wall, rr.wall-pr.wall, hand.wall), rr.wall-pr.wall <= 1)
+	add("Render: promote-render − promote ≤ 2 MB received", pr.ok && rr.ok, fmt.Sprintf("%s − %s = %s (by hand: %s)", bytesStr(bytesOf(rr)), bytesStr(bytesOf(pr)), bytesStr(bytesOf(rr)-bytesOf(pr)), bytesStr(bytesOf(hand))), bytesOf(rr)-bytesOf(pr) <= 2e6)
 	return ts
 }
 

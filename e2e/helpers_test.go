@@ -75,12 +75,14 @@ func buildAndRun(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: building argo-refs: %v\n%s", err, out)
 		return 1
 	}
-	// argo-refs-render goes next to argo-refs, as in the image.
-	build = exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(dir, "argo-refs-render"), "../cmd/argo-refs-render")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: building argo-refs-render: %v\n%s", err, out)
-		return 1
+	// The helpers go next to argo-refs, as in the image.
+	for _, helper := range []string{"argo-refs-render", "argo-refs-cloud-auth"} {
+		build = exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(dir, helper), "../cmd/"+helper)
+		build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=")
+		if out, err := build.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: building %s: %v\n%s", helper, err, out)
+			return 1
+		}
 	}
 	return m.Run()
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/argo-refs/argo-refs/internal/ambient/cloud"
 	"github.com/argo-refs/argo-refs/internal/cloudtest"
 	"github.com/argo-refs/argo-refs/internal/netpolicy"
 	"github.com/argo-refs/argo-refs/internal/regtest"
@@ -27,10 +28,12 @@ func cloudOptions(routes map[string]*regtest.Registry, entra *cloudtest.Entra, r
 	}
 	opts.Transport = cloudtest.Transport(to, entraRoots(entra))
 	opts.Credentials = &Credentials{Ambient: true, Registry: registry}
+	co := cloud.Options{HTTPClient: &http.Client{Transport: opts.Transport}, PlainHTTP: func(h string) bool { _, ok := routes[h]; return ok }}
 	if entra != nil {
 		env := entra.Env()
-		opts.Getenv = func(k string) string { return env[k] }
+		co.Getenv = func(k string) string { return env[k] }
 	}
+	opts.AmbientFetch = cloud.Fetcher(co)
 	if log != nil {
 		opts.Logger = slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}

@@ -94,6 +94,9 @@ type Options struct {
 	Transport http.RoundTripper
 	// Logger receives debug logs (retries, token exchanges); nil discards.
 	Logger *slog.Logger
+	// AmbientFetch asks the cloud for ambient credentials (Credentials with
+	// Ambient); nil means ambient.Exec, which runs argo-refs-cloud-auth.
+	AmbientFetch ambient.Fetcher
 	// InsecureSkipTLSVerifyHosts are registry hosts (host:port, or host for
 	// every port) whose TLS certificates are not verified; every other
 	// host's certificate is. A failed verification is a *netpolicy.TLSError,
@@ -214,10 +217,13 @@ func New(opts Options) (*Client, error) {
 		if _, err := ambient.ProviderOf(c.creds.Registry); err != nil {
 			return nil, fmt.Errorf("creating registry client: %w", err)
 		}
-		// The cloud's identity services get the same TLS rules and
-		// connection limits as the registry, without its retry layer:
-		// Kargo's retry of the step is the retry.
-		c.ambient = ambient.New(ambient.Options{HTTPClient: &http.Client{Transport: base}, Getenv: getenv, PlainHTTP: c.plainHTTP})
+		fetch := opts.AmbientFetch
+		if fetch == nil {
+			// argo-refs-cloud-auth links the clouds' SDKs, which this
+			// binary does not.
+			fetch = ambient.Exec("", c.plainHTTP)
+		}
+		c.ambient = ambient.New(ambient.Options{Fetch: fetch})
 	}
 	return c, nil
 }

@@ -7,13 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
-
-	ecrapi "github.com/awslabs/amazon-ecr-credential-helper/ecr-login/api"
 
 	"github.com/argo-refs/argo-refs/internal/netpolicy"
 )
@@ -64,11 +61,18 @@ func ProviderOf(host string) (Provider, error) {
 	case strings.HasSuffix(h, ".azurecr.io"):
 		return ACR, nil
 	}
-	if _, err := ecrapi.ExtractRegistry(h); err == nil {
+	if ecrHost.MatchString(h) {
 		return ECR, nil
 	}
 	return "", fmt.Errorf("%w: %s is not an Amazon ECR, Google Artifact Registry or Container Registry, or Azure Container Registry host", ErrNoProvider, host)
 }
+
+// ecrHost matches the registry hosts of Amazon ECR, as AWS names them:
+// <12-digit account>.dkr.ecr[-fips].<region>.<partition domain>, or the
+// dual-stack <account>.dkr-ecr.<region>.on.aws. The AWS partitions' domains
+// are listed; ambient/cloud's test holds it against the ECR credential
+// helper's parser.
+var ecrHost = regexp.MustCompile(`^[0-9]{12}\.dkr[.-]ecr(-fips)?\.[a-z0-9][a-z0-9-]*\.(amazonaws\.com|amazonaws\.com\.cn|amazonaws\.eu|on\.aws|on\.amazonwebservices\.com\.cn|sc2s\.sgov\.gov|c2s\.ic\.gov|cloud\.adc-e\.uk|csp\.hci\.ic\.gov)$`)
 
 // Credential is what a registry takes for basic authentication, and when it
 // stops working.
@@ -78,20 +82,15 @@ type Credential struct {
 	Expires time.Time
 }
 
-// Options configure a Source. The zero value is usable.
+// Fetcher asks the cloud that serves registry (provider p) for a
+// credential. Errors wrap ErrDenied or ErrUnavailable.
+type Fetcher func(ctx context.Context, p Provider, registry string) (Credential, error)
+
+// Options configure a Source.
 type Options struct {
-	// HTTPClient carries the requests to Google's and Microsoft's identity
-	// services and ACR's token exchange (AWS's go through the AWS SDK's own
-	// client, which honours AWS_CA_BUNDLE); nil means http.DefaultClient.
-	HTTPClient *http.Client
-	// Getenv reads the environment for the Azure settings; nil means
-	// os.Getenv. (The AWS and Google libraries read the process
-	// environment themselves.)
-	Getenv func(string) string
-	// PlainHTTP reports whether a registry host is spoken to over plain
-	// HTTP (ACR's token exchange is sent to the registry itself); nil
-	// means never.
-	PlainHTTP func(host string) bool
+	// Fetch asks the clouds; nil means Exec: argo-refs-cloud-auth, so that
+	// the cloud SDKs are not linked into the step's binary.
+	Fetch Fetcher
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -103,37 +102,24 @@ const RenewBefore = 5 * time.Minute
 // concurrent use; one caller per registry asks the cloud while the others
 // wait for its answer.
 type Source struct {
-	opts Options
+	fetch Fetcher
+	now   func() time.Time
 
 	mu    sync.Mutex
 	creds map[string]Credential    // by registry host
 	locks map[string]chan struct{} // by registry host
-	fetch map[Provider]fetchFunc   // by provider
 }
-
-// fetchFunc asks one cloud for a credential for registry.
-type fetchFunc func(ctx context.Context, s *Source, registry string) (Credential, error)
 
 // New returns a Source.
 func New(opts Options) *Source {
-	if opts.HTTPClient == nil {
-		opts.HTTPClient = http.DefaultClient
+	s := &Source{fetch: opts.Fetch, now: opts.Now, creds: map[string]Credential{}, locks: map[string]chan struct{}{}}
+	if s.fetch == nil {
+		s.fetch = Exec("", nil)
 	}
-	if opts.Getenv == nil {
-		opts.Getenv = os.Getenv
+	if s.now == nil {
+		s.now = time.Now
 	}
-	if opts.PlainHTTP == nil {
-		opts.PlainHTTP = func(string) bool { return false }
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	return &Source{
-		opts:  opts,
-		creds: map[string]Credential{},
-		locks: map[string]chan struct{}{},
-		fetch: map[Provider]fetchFunc{ECR: fetchECR, GAR: fetchGAR, ACR: fetchACR},
-	}
+	return s
 }
 
 // Get returns a credential for registry (a host), from the cache while it
@@ -155,7 +141,7 @@ func (s *Source) Get(ctx context.Context, registry string) (Credential, error) {
 	if c, ok := s.cached(key); ok {
 		return c, nil
 	}
-	c, err := s.fetch[p](ctx, s, key)
+	c, err := s.fetch(ctx, p, key)
 	if err != nil {
 		return Credential{}, fmt.Errorf("getting %s credentials for %s: %w", p, registry, err)
 	}
@@ -169,7 +155,7 @@ func (s *Source) cached(key string) (Credential, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, ok := s.creds[key]
-	return c, ok && s.opts.Now().Add(RenewBefore).Before(c.Expires)
+	return c, ok && s.now().Add(RenewBefore).Before(c.Expires)
 }
 
 func (s *Source) lock(ctx context.Context, key string) (func(), error) {
@@ -186,13 +172,4 @@ func (s *Source) lock(ctx context.Context, key string) (func(), error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-}
-
-// byStatus sorts a failed HTTP exchange with a cloud service: a refusal
-// (4xx other than 408 and 429) is ErrDenied, anything else ErrUnavailable.
-func byStatus(status int) error {
-	if status >= 400 && status < 500 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests {
-		return ErrDenied
-	}
-	return ErrUnavailable
 }

@@ -1,4 +1,4 @@
-package ambient
+package cloud
 
 // Google Artifact Registry and Container Registry: an OAuth 2.0 access
 // token from Application Default Credentials (GKE Workload Identity and
@@ -14,34 +14,35 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/google"
 
+	"github.com/argo-refs/argo-refs/internal/ambient"
 	"github.com/argo-refs/argo-refs/internal/netpolicy"
 )
 
 // cloudPlatformScope is the scope Artifact Registry accepts.
 const cloudPlatformScope = "https://www.googleapis.com/auth/cloud-platform"
 
-func fetchGAR(ctx context.Context, s *Source, _ string) (Credential, error) {
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, s.opts.HTTPClient)
+func fetchGAR(ctx context.Context, opts Options) (ambient.Credential, error) {
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, opts.HTTPClient)
 	creds, err := google.FindDefaultCredentials(ctx, cloudPlatformScope)
 	if err != nil {
-		return Credential{}, fmt.Errorf("%w: finding Google application default credentials: %w", ErrDenied, err)
+		return ambient.Credential{}, fmt.Errorf("%w: finding Google application default credentials: %w", ambient.ErrDenied, err)
 	}
 	tok, err := creds.TokenSource.Token()
 	if err != nil {
-		return Credential{}, fmt.Errorf("%w: getting a Google access token: %w", googleClass(err), err)
+		return ambient.Credential{}, fmt.Errorf("%w: getting a Google access token: %w", googleClass(err), err)
 	}
 	if tok.AccessToken == "" || tok.Expiry.IsZero() {
-		return Credential{}, fmt.Errorf("%w: Google answered without an access token or its expiry", ErrUnavailable)
+		return ambient.Credential{}, fmt.Errorf("%w: Google answered without an access token or its expiry", ambient.ErrUnavailable)
 	}
-	return Credential{UserPass: netpolicy.UserPass{Username: "oauth2accesstoken", Password: tok.AccessToken}, Expires: tok.Expiry}, nil
+	return ambient.Credential{UserPass: netpolicy.UserPass{Username: "oauth2accesstoken", Password: tok.AccessToken}, Expires: tok.Expiry}, nil
 }
 
-// googleClass sorts a token error: an HTTP refusal is ErrDenied, anything
-// else ErrUnavailable.
+// googleClass sorts a token error: an HTTP refusal is ambient.ErrDenied, anything
+// else ambient.ErrUnavailable.
 func googleClass(err error) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) && re.Response != nil {
 		return byStatus(re.Response.StatusCode)
 	}
-	return ErrUnavailable
+	return ambient.ErrUnavailable
 }

@@ -1,4 +1,4 @@
-package ambient
+package cloud
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/argo-refs/argo-refs/internal/ambient"
 	"github.com/argo-refs/argo-refs/internal/cloudtest"
 )
 
@@ -19,11 +20,12 @@ func TestACRWithWorkloadID(t *testing.T) {
 	srv := httptest.NewServer(x.Middleware(http.NotFoundHandler()))
 	t.Cleanup(srv.Close)
 	env := entra.Env()
-	src := New(Options{
+	opts := Options{
 		HTTPClient: &http.Client{Transport: cloudtest.Transport(map[string]string{registry: strings.TrimPrefix(srv.URL, "http://")}, entra.TLSConfig())},
 		Getenv:     func(k string) string { return env[k] },
 		PlainHTTP:  func(h string) bool { return h == registry },
-	})
+	}
+	src := ambient.New(ambient.Options{Fetch: Fetcher(opts)})
 	c, err := src.Get(context.Background(), registry)
 	if err != nil {
 		t.Fatalf("Get: %v", err)
@@ -39,9 +41,9 @@ func TestACRWithWorkloadID(t *testing.T) {
 	}
 
 	t.Run("no Workload ID in the environment", func(t *testing.T) {
-		_, err := New(Options{Getenv: func(string) string { return "" }}).Get(context.Background(), registry)
-		if !errors.Is(err, ErrDenied) || !strings.Contains(err.Error(), "AZURE_FEDERATED_TOKEN_FILE") {
-			t.Errorf("err = %v, want ErrDenied naming the variables", err)
+		_, err := ambient.New(ambient.Options{Fetch: Fetcher(Options{Getenv: func(string) string { return "" }})}).Get(context.Background(), registry)
+		if !errors.Is(err, ambient.ErrDenied) || !strings.Contains(err.Error(), "AZURE_FEDERATED_TOKEN_FILE") {
+			t.Errorf("err = %v, want ambient.ErrDenied naming the variables", err)
 		}
 	})
 	t.Run("a token for another application", func(t *testing.T) {
@@ -50,9 +52,11 @@ func TestACRWithWorkloadID(t *testing.T) {
 			bad[k] = v
 		}
 		bad["AZURE_CLIENT_ID"] = "00000000-1111-4000-8000-000000000000"
-		_, err := New(Options{HTTPClient: src.opts.HTTPClient, Getenv: func(k string) string { return bad[k] }, PlainHTTP: src.opts.PlainHTTP}).Get(context.Background(), registry)
-		if !errors.Is(err, ErrDenied) {
-			t.Errorf("err = %v, want ErrDenied", err)
+		o := opts
+		o.Getenv = func(k string) string { return bad[k] }
+		_, err := ambient.New(ambient.Options{Fetch: Fetcher(o)}).Get(context.Background(), registry)
+		if !errors.Is(err, ambient.ErrDenied) {
+			t.Errorf("err = %v, want ambient.ErrDenied", err)
 		}
 	})
 }

@@ -1,4 +1,4 @@
-package ambient
+package cloud
 
 import (
 	"context"
@@ -7,13 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/argo-refs/argo-refs/internal/ambient"
 	"github.com/argo-refs/argo-refs/internal/cloudtest"
 )
 
 func TestGARWithWorkloadIdentity(t *testing.T) {
 	md := cloudtest.NewGCEMetadata(t)
 	md.Setenv(t)
-	src := New(Options{})
+	src := ambient.New(ambient.Options{Fetch: Fetcher(Options{})})
 	c, err := src.Get(context.Background(), "europe-west1-docker.pkg.dev")
 	if err != nil {
 		t.Fatalf("Get: %v", err)
@@ -37,8 +38,8 @@ func TestGARMetadataServerDown(t *testing.T) {
 	md := cloudtest.NewGCEMetadata(t)
 	md.Setenv(t)
 	md.Close()
-	_, err := New(Options{HTTPClient: &http.Client{Timeout: 2 * time.Second}}).Get(context.Background(), "us-docker.pkg.dev")
-	if !errors.Is(err, ErrUnavailable) {
-		t.Errorf("err = %v, want ErrUnavailable", err)
+	_, err := ambient.New(ambient.Options{Fetch: Fetcher(Options{HTTPClient: &http.Client{Timeout: 2 * time.Second}})}).Get(context.Background(), "us-docker.pkg.dev")
+	if !errors.Is(err, ambient.ErrUnavailable) {
+		t.Errorf("err = %v, want ambient.ErrUnavailable", err)
 	}
 }

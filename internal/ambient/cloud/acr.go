@@ -1,4 +1,4 @@
-package ambient
+package cloud
 
 // Azure Container Registry: a Microsoft Entra access token from Workload
 // ID (the federated token file and the variables AKS's webhook sets),
@@ -18,6 +18,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/containers/azcontainerregistry"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/argo-refs/argo-refs/internal/ambient"
 	"github.com/argo-refs/argo-refs/internal/netpolicy"
 )
 
@@ -39,14 +40,14 @@ const (
 	acrFallbackLifetime = time.Hour
 )
 
-func fetchACR(ctx context.Context, s *Source, registry string) (Credential, error) {
-	env := s.opts.Getenv
+func fetchACR(ctx context.Context, opts Options, registry string) (ambient.Credential, error) {
+	env := opts.Getenv
 	clientID, tenantID, tokenFile := env(EnvAzureClientID), env(EnvAzureTenantID), env(EnvAzureTokenFile)
 	if clientID == "" || tenantID == "" || tokenFile == "" {
-		return Credential{}, fmt.Errorf("%w: Microsoft Entra Workload ID needs %s, %s and %s in the environment (AKS sets them for a pod whose service account is labelled azure.workload.identity/use)",
-			ErrDenied, EnvAzureClientID, EnvAzureTenantID, EnvAzureTokenFile)
+		return ambient.Credential{}, fmt.Errorf("%w: Microsoft Entra Workload ID needs %s, %s and %s in the environment (AKS sets them for a pod whose service account is labelled azure.workload.identity/use)",
+			ambient.ErrDenied, EnvAzureClientID, EnvAzureTenantID, EnvAzureTokenFile)
 	}
-	copts := azcore.ClientOptions{Transport: s.opts.HTTPClient, Retry: policy.RetryOptions{MaxRetries: -1}}
+	copts := azcore.ClientOptions{Transport: opts.HTTPClient, Retry: policy.RetryOptions{MaxRetries: -1}}
 	if h := env(EnvAzureAuthorityHost); h != "" {
 		copts.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: h}
 	}
@@ -57,31 +58,31 @@ func fetchACR(ctx context.Context, s *Source, registry string) (Credential, erro
 		DisableInstanceDiscovery: true,
 	})
 	if err != nil {
-		return Credential{}, fmt.Errorf("%w: setting up Workload ID: %w", ErrDenied, err)
+		return ambient.Credential{}, fmt.Errorf("%w: setting up Workload ID: %w", ambient.ErrDenied, err)
 	}
 	aad, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{acrScope}})
 	if err != nil {
-		return Credential{}, fmt.Errorf("%w: getting a Microsoft Entra token: %w", azureClass(err), err)
+		return ambient.Credential{}, fmt.Errorf("%w: getting a Microsoft Entra token: %w", azureClass(err), err)
 	}
 	scheme := "https://"
-	if s.opts.PlainHTTP(registry) {
+	if opts.PlainHTTP(registry) {
 		scheme = "http://"
 	}
 	client, err := azcontainerregistry.NewAuthenticationClient(scheme+registry, &azcontainerregistry.AuthenticationClientOptions{ClientOptions: copts})
 	if err != nil {
-		return Credential{}, fmt.Errorf("%w: setting up ACR's token exchange: %w", ErrUnavailable, err)
+		return ambient.Credential{}, fmt.Errorf("%w: setting up ACR's token exchange: %w", ambient.ErrUnavailable, err)
 	}
 	resp, err := client.ExchangeAADAccessTokenForACRRefreshToken(ctx, azcontainerregistry.PostContentSchemaGrantTypeAccessToken, registry,
 		&azcontainerregistry.AuthenticationClientExchangeAADAccessTokenForACRRefreshTokenOptions{AccessToken: &aad.Token, Tenant: &tenantID})
 	if err != nil {
-		return Credential{}, fmt.Errorf("%w: exchanging the Entra token at %s: %w", azureClass(err), registry, err)
+		return ambient.Credential{}, fmt.Errorf("%w: exchanging the Entra token at %s: %w", azureClass(err), registry, err)
 	}
 	if resp.RefreshToken == nil || *resp.RefreshToken == "" {
-		return Credential{}, fmt.Errorf("%w: %s answered without a refresh token", ErrUnavailable, registry)
+		return ambient.Credential{}, fmt.Errorf("%w: %s answered without a refresh token", ambient.ErrUnavailable, registry)
 	}
-	return Credential{
+	return ambient.Credential{
 		UserPass: netpolicy.UserPass{Username: acrUser, Password: *resp.RefreshToken},
-		Expires:  jwtExpiry(*resp.RefreshToken, s.opts.Now().Add(acrFallbackLifetime)),
+		Expires:  jwtExpiry(*resp.RefreshToken, opts.Now().Add(acrFallbackLifetime)),
 	}, nil
 }
 
@@ -97,7 +98,7 @@ func jwtExpiry(token string, fallback time.Time) time.Time {
 }
 
 // azureClass sorts an Azure SDK error: a refusal by Entra ID or the
-// registry is ErrDenied, anything else ErrUnavailable.
+// registry is ambient.ErrDenied, anything else ambient.ErrUnavailable.
 func azureClass(err error) error {
 	var af *azidentity.AuthenticationFailedError
 	if errors.As(err, &af) && af.RawResponse != nil {
@@ -107,5 +108,5 @@ func azureClass(err error) error {
 	if errors.As(err, &re) {
 		return byStatus(re.StatusCode)
 	}
-	return ErrUnavailable
+	return ambient.ErrUnavailable
 }

@@ -40,7 +40,7 @@ fi
 CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o bench/bin/argo-refs-render ./cmd/argo-refs-render
 if [ ! -x bench/bin/helm ]; then
   echo "building helm (once)" >&2
-  GOBIN="$PWD/bench/bin" GOFLAGS= CGO_ENABLED=0 go install helm.sh/helm/v4/cmd/helm@v4.3.2
+  GOBIN="$PWD/bench/bin" GOFLAGS='' CGO_ENABLED=0 go install helm.sh/helm/v4/cmd/helm@v4.3.2
 fi
 
 bench/bin/gen -dir "$DIR"

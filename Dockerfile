@@ -1,14 +1,15 @@
 # argo-refs container image: static binaries on an empty base, run as
 # 65532:65532, that work with a read-only root file system: /argo-refs, and
-# two helpers it runs only when they are needed: /argo-refs-render, which
-# links Helm and Kustomize (a rendered review), and /argo-refs-cloud-auth,
-# which links the clouds' SDKs (ambient registry credentials).
+# three helpers it runs only when they are needed: /argo-refs-render, which
+# links Helm and Kustomize (a rendered review), /argo-refs-cloud-auth,
+# which links the clouds' SDKs (ambient registry credentials), and
+# /argo-refs-trust, which links sigstore-go (an image policy).
 #
 # From source (any BuildKit or buildah):
 #   docker build --build-arg VERSION=v0.1.0 --build-arg REVISION=$(git rev-parse HEAD) -t argo-refs .
 # From a binary built outside (CI without network pulls; see hack/build-image.sh):
 #   buildah bud --isolation chroot --build-arg BINARY_FROM=prebuilt -f Dockerfile <staged-context>
-# where the staged context holds argo-refs, argo-refs-render, argo-refs-cloud-auth, ca-certificates.crt, passwd, group
+# where the staged context holds argo-refs, argo-refs-render, argo-refs-cloud-auth, argo-refs-trust, ca-certificates.crt, passwd, group
 # and rw/{workspace,tmp}.
 
 ARG GO_VERSION=1.26
@@ -24,7 +25,8 @@ RUN go mod download
 COPY . .
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /stage/argo-refs ./cmd/argo-refs \
  && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /stage/argo-refs-render ./cmd/argo-refs-render \
- && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /stage/argo-refs-cloud-auth ./cmd/argo-refs-cloud-auth
+ && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /stage/argo-refs-cloud-auth ./cmd/argo-refs-cloud-auth \
+ && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /stage/argo-refs-trust ./cmd/argo-refs-trust
 # The same files hack/build-image.sh stages for the prebuilt path.
 RUN cp /etc/ssl/certs/ca-certificates.crt /stage/ca-certificates.crt \
  && printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/tmp:/sbin/nologin\n' > /stage/passwd \
@@ -34,7 +36,7 @@ RUN cp /etc/ssl/certs/ca-certificates.crt /stage/ca-certificates.crt \
  && chmod 1777 /stage/rw/tmp
 
 FROM scratch AS prebuilt
-COPY argo-refs argo-refs-render argo-refs-cloud-auth ca-certificates.crt passwd group /stage/
+COPY argo-refs argo-refs-render argo-refs-cloud-auth argo-refs-trust ca-certificates.crt passwd group /stage/
 COPY rw/ /stage/rw/
 
 FROM ${BINARY_FROM} AS files
@@ -57,6 +59,7 @@ COPY --from=files --chown=65532:65532 /stage/rw/ /
 COPY --from=files /stage/argo-refs /argo-refs
 COPY --from=files /stage/argo-refs-render /argo-refs-render
 COPY --from=files /stage/argo-refs-cloud-auth /argo-refs-cloud-auth
+COPY --from=files /stage/argo-refs-trust /argo-refs-trust
 VOLUME ["/workspace", "/tmp"]
 ENV HOME=/tmp
 USER 65532:65532

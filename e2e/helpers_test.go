@@ -76,7 +76,7 @@ func buildAndRun(m *testing.M) int {
 		return 1
 	}
 	// The helpers go next to argo-refs, as in the image.
-	for _, helper := range []string{"argo-refs-render", "argo-refs-cloud-auth"} {
+	for _, helper := range []string{"argo-refs-render", "argo-refs-cloud-auth", "argo-refs-trust"} {
 		build = exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(dir, helper), "../cmd/"+helper)
 		build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=")
 		if out, err := build.CombinedOutput(); err != nil {

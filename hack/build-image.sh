@@ -50,6 +50,7 @@ echo "build-image.sh: building argo-refs $version ($revision) into $ctx"
 CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "-s -w -X main.version=$version" -o "$ctx/argo-refs" ./cmd/argo-refs
 CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "-s -w" -o "$ctx/argo-refs-render" ./cmd/argo-refs-render
 CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "-s -w" -o "$ctx/argo-refs-cloud-auth" ./cmd/argo-refs-cloud-auth
+CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "-s -w" -o "$ctx/argo-refs-trust" ./cmd/argo-refs-trust
 cp "$ca" "$ctx/ca-certificates.crt"
 printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/tmp:/sbin/nologin\n' >"$ctx/passwd"
 printf 'root:x:0:\nnonroot:x:65532:\n' >"$ctx/group"

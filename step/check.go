@@ -31,7 +31,7 @@ func (r *runner) check(ctx context.Context, rec *warehouse.Record, guess *source
 		return err
 	}
 	var wg sync.WaitGroup
-	errs := make([]error, 3)
+	errs := make([]error, 4)
 	if r.plan.Checks.ImageDigest || r.plan.Checks.ImageRevisionLabel {
 		wg.Add(1)
 		go func() {
@@ -55,6 +55,13 @@ func (r *runner) check(ctx context.Context, rec *warehouse.Record, guess *source
 		go func() {
 			defer wg.Done()
 			r.ciPassed, errs[2] = r.checkSourceChecks(ctx, rec)
+		}()
+	}
+	if r.plan.ImagePolicy != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.trusted, errs[3] = r.checkImagePolicy(ctx, rec)
 		}()
 	}
 	wg.Wait()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/argo-refs/argo-refs/internal/netpolicy"
+	"github.com/argo-refs/argo-refs/trust/spec"
 )
 
 // Defaults applied by Resolve.
@@ -101,6 +102,9 @@ type Config struct {
 	// host and path) a record may name, and the default registry of the
 	// registry credentials.
 	ImageRepository string `json:"imageRepository,omitempty"`
+	// ImagePolicy requires the recorded digest to be signed, and attested
+	// as built from the record's source, by whom it names.
+	ImagePolicy *ImagePolicy `json:"imagePolicy,omitempty"`
 	// HealthCheck asks Kargo (StepPlugin runtime) for argocd-update's health
 	// check on the stage's Applications, pinned to the promoted release.
 	HealthCheck *HealthCheckConfig `json:"healthCheck,omitempty"`
@@ -143,6 +147,28 @@ func (c Checks) SourceCommitEnabled() bool { return boolOr(c.SourceCommit, true)
 // ImageRevisionLabelEnabled reports whether the image revision label is
 // checked (default false).
 func (c Checks) ImageRevisionLabelEnabled() bool { return boolOr(c.ImageRevisionLabel, false) }
+
+// ImagePolicy is what the image must prove besides its digest: who signed
+// it and what built it, from what.
+type ImagePolicy struct {
+	// TrustedRoot is a trusted_root.json's content or "public-good"
+	// (default); TrustedRootFile a file holding one.
+	TrustedRoot     string `json:"trustedRoot,omitempty"`
+	TrustedRootFile string `json:"trustedRootFile,omitempty"`
+	// Signature, when set, requires a signature by its signer: a public
+	// key, or a keyless identity and issuer (each exact or a regular
+	// expression).
+	Signature *spec.Signer `json:"signature,omitempty"`
+	// Provenance, when set, requires build provenance.
+	Provenance *ImageProvenance `json:"provenance,omitempty"`
+}
+
+// ImageProvenance requires build provenance signed by its signer (default
+// the signature's) naming an allowed builder.
+type ImageProvenance struct {
+	spec.Signer
+	Builders []string `json:"builders"`
+}
 
 // RenderConfig says how a stage's manifests are rendered and reviewed.
 type RenderConfig struct {

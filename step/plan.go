@@ -17,6 +17,7 @@ import (
 	"github.com/argo-refs/argo-refs/internal/commitsign"
 	"github.com/argo-refs/argo-refs/internal/githubapp"
 	"github.com/argo-refs/argo-refs/internal/netpolicy"
+	"github.com/argo-refs/argo-refs/trust/spec"
 )
 
 // Plan is a config resolved against one promotion: defaults applied, kind
@@ -66,6 +67,8 @@ type Plan struct {
 	// ImageRepository, when set, is the only repository the record's image
 	// may be in.
 	ImageRepository string
+	// ImagePolicy, when set, is what the image must prove (argo-refs-trust).
+	ImagePolicy *spec.Policy
 	// Author signs the commit.
 	Author Author
 	// Signer signs the commit when the config gives a signing key.
@@ -166,6 +169,9 @@ func (c *Config) Resolve(kind Kind, sc Context, getenv func(string) string) (*Pl
 	}
 	if c.Packaging != nil {
 		p.Packaging = *c.Packaging
+	}
+	if c.ImagePolicy != nil {
+		p.ImagePolicy = resolveImagePolicy(c.ImagePolicy, add)
 	}
 	if c.Author != nil {
 		p.Author.Name = cmp.Or(c.Author.Name, p.Author.Name)

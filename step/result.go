@@ -16,6 +16,7 @@ import (
 	"github.com/argo-refs/argo-refs/review"
 	"github.com/argo-refs/argo-refs/step/kargo"
 	"github.com/argo-refs/argo-refs/step/target"
+	"github.com/argo-refs/argo-refs/trust/spec"
 	"github.com/argo-refs/argo-refs/warehouse"
 	"github.com/argo-refs/argo-refs/warehouse/gitrepo"
 )
@@ -36,8 +37,9 @@ type outcome struct {
 	legacyGate   map[string]any // what the legacy gitflow gate read; nil without the gate
 	ciPassed     []string       // the contexts the CI-result gate saw succeed; nil without the gate
 	healthCheck  *HealthCheckConfig
-	repoURL      string       // the GitOps repository
-	rendered     *stageReview // the rendered review; nil without one
+	repoURL      string         // the GitOps repository
+	rendered     *stageReview   // the rendered review; nil without one
+	trusted      *spec.Response // what the image policy verified; nil without one
 }
 
 // classify marks the errors that retrying cannot fix as terminal. It is the
@@ -111,6 +113,7 @@ func resultFor(out *outcome, err error) Result {
 	if out.ciPassed != nil {
 		output[OutputSourceChecks] = map[string]any{"passed": out.ciPassed}
 	}
+	imagePolicyOutputs(out.trusted, output)
 	var reviewText string
 	var rendered *review.Review
 	if sr := out.rendered; sr != nil {

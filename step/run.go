@@ -22,6 +22,7 @@ import (
 	"github.com/argo-refs/argo-refs/internal/githubapp"
 	"github.com/argo-refs/argo-refs/internal/trailers"
 	"github.com/argo-refs/argo-refs/step/target"
+	"github.com/argo-refs/argo-refs/trust/spec"
 	"github.com/argo-refs/argo-refs/warehouse"
 	"github.com/argo-refs/argo-refs/warehouse/gitrepo"
 )
@@ -144,6 +145,8 @@ type runner struct {
 	freight plumbing.Hash
 	// ciPassed are the contexts the CI-result gate saw succeed.
 	ciPassed []string
+	// trusted is what the image policy verified; nil without one.
+	trusted *spec.Response
 }
 
 // verify reads the record at the Freight commit and checks it.
@@ -307,6 +310,11 @@ func (r *runner) commitFor(rec *warehouse.Record, edits []fileEdit, changes []Ta
 		trailers.Trailer{Key: trailers.Image, Value: rec.Image.Ref + "@" + rec.Image.Digest},
 		trailers.Trailer{Key: trailers.BuildLock, Value: r.plan.FreightCommit + ":" + path.Join(r.plan.BuildLockDir, warehouse.HistoricalName(rec.GitCommit))},
 	)
+	if t := r.trusted; t != nil {
+		msg = trailers.Append(msg,
+			trailers.Trailer{Key: trailers.ImageSignedBy, Value: signedBy(t.Signature)},
+			trailers.Trailer{Key: trailers.ImageBuiltBy, Value: builderOf(t.Provenance)})
+	}
 	edit := &gitrepo.Edit{
 		Changes: files,
 		Message: msg,
@@ -336,7 +344,7 @@ func (r *runner) requireApplied(tip gitrepo.Snapshot, rec *warehouse.Record, edi
 
 // newOutcome starts the outcome of a run that read and checked rec.
 func (r *runner) newOutcome(rec *warehouse.Record) *outcome {
-	return &outcome{record: rec, stage: r.plan.Stage, freight: r.plan.FreightCommit, skipped: r.plan.Checks.skipped(), ciPassed: r.ciPassed, repoURL: r.plan.RepoURL}
+	return &outcome{record: rec, stage: r.plan.Stage, freight: r.plan.FreightCommit, skipped: r.plan.Checks.skipped(), ciPassed: r.ciPassed, repoURL: r.plan.RepoURL, trusted: r.trusted}
 }
 
 func (r *runner) gitOptions(repoURL string, auth *UserPass) gitrepo.Options {

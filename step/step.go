@@ -75,6 +75,9 @@ type Options struct {
 	// Renderer renders; nil means ExecRenderer (argo-refs-render next to
 	// the running executable).
 	Renderer Renderer
+	// Truster verifies an image policy; nil means ExecTruster
+	// (argo-refs-trust next to the running executable).
+	Truster Truster
 }
 
 // Result is the outcome of one step call, in the terms Kargo understands.

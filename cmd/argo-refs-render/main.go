@@ -7,13 +7,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"github.com/argo-refs/argo-refs/internal/helperbin"
 	"github.com/argo-refs/argo-refs/render"
 	"github.com/argo-refs/argo-refs/render/spec"
 )
@@ -31,36 +30,10 @@ func main() {
 // 0 when every render ran (each output says whether it succeeded), 2 for a
 // request it cannot read.
 func run(ctx context.Context, in io.Reader, out, errOut io.Writer, args []string) int {
-	if len(args) == 1 && (args[0] == "--help" || args[0] == "-h") {
-		fmt.Fprintln(out, "usage: argo-refs-render < request.json > response.json\n\nRenders the Helm charts and Kustomize directories of a request (render/spec) for argo-refs; run by argo-refs, not by hand.")
-		return 0
-	}
-	if len(args) > 0 {
-		fmt.Fprintf(errOut, "argo-refs-render: unexpected arguments %q (it reads a request on stdin)\n", args)
-		return 2
-	}
-	data, err := io.ReadAll(io.LimitReader(in, maxRequest+1))
-	if err != nil {
-		fmt.Fprintf(errOut, "argo-refs-render: reading the request: %v\n", err)
-		return 2
-	}
-	if len(data) > maxRequest {
-		fmt.Fprintf(errOut, "argo-refs-render: the request is over %d bytes\n", maxRequest)
-		return 2
-	}
 	var req spec.Request
-	if err := json.Unmarshal(data, &req); err != nil {
-		fmt.Fprintf(errOut, "argo-refs-render: reading the request: %v\n", err)
-		return 2
-	}
-	res, err := render.Render(ctx, req)
-	if err != nil {
-		fmt.Fprintf(errOut, "argo-refs-render: %v\n", err)
-		return 2
-	}
-	if err := json.NewEncoder(out).Encode(res); err != nil {
-		fmt.Fprintf(errOut, "argo-refs-render: writing the answer: %v\n", err)
-		return 1
-	}
-	return 0
+	return helperbin.Main(ctx, "argo-refs-render", usage, args, in, out, errOut, maxRequest, &req, func(ctx context.Context) (any, error) {
+		return render.Render(ctx, req)
+	})
 }
+
+const usage = "usage: argo-refs-render < request.json > response.json\n\nRenders the Helm charts and Kustomize directories of a request (render/spec) for argo-refs; run by argo-refs, not by hand."

@@ -44,6 +44,8 @@ type stepFlags struct {
 	dryRun, verbose, render                                  bool
 	// reviewOnly prints only the rendered review (argo-refs diff).
 	reviewOnly bool
+	// policy is verify's image policy flags.
+	policy imagePolicyFlags
 }
 
 // Environment variables the step commands read when a flag is not given.
@@ -86,6 +88,9 @@ func stepCommand(kind step.Kind, text stepCommandText) *command {
 			fs.StringVarP(&f.output, "output", "o", "text", "stdout format: "+outputs+" (outputs also go to $"+customstep.OutputEnv+" when set)")
 			fs.StringVar(&f.kargoOutput, "kargo-output", customstep.FormatKeyValue, "format of $"+customstep.OutputEnv+": keyvalue, or json for a CustomPromotionStep whose output.source.format is JSON (typed outputs, as in the StepPlugin runtime)")
 			fs.BoolVarP(&f.verbose, "verbose", "v", false, "log the step's progress to stderr")
+			if kind == step.KindVerify {
+				f.policy.register(fs)
+			}
 			if withDryRun {
 				fs.BoolVar(&f.dryRun, "dry-run", false, "verify and compute the edits, print the diff, push nothing")
 				fs.BoolVar(&f.render, "render", false, "render the stage's manifests at its current and new refs and print the review (needs argo-refs-render; the config's render section does it too)")
@@ -124,6 +129,9 @@ func runStepCommand(ctx context.Context, kind step.Kind, io stdio, fs *pflag.Fla
 
 	config, err := loadConfig(f.config, set["config"], getenv(envConfig))
 	if err != nil {
+		return err
+	}
+	if config, err = f.policy.withImagePolicy(config); err != nil {
 		return err
 	}
 	freight, err := loadFreight(f, config)

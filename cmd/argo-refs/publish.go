@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"github.com/argo-refs/argo-refs/images"
 	"github.com/argo-refs/argo-refs/internal/netpolicy"
 	"github.com/argo-refs/argo-refs/internal/relpath"
+	"github.com/argo-refs/argo-refs/step"
 	"github.com/argo-refs/argo-refs/warehouse"
 	"github.com/argo-refs/argo-refs/warehouse/gitrepo"
 )
@@ -24,6 +26,7 @@ type publishFlags struct {
 	outputDir, dir                              string
 	packagingKind, sourceRepo, sourcePath       string
 	forceCurrent, skipRegistryCheck             bool
+	policy                                      imagePolicyFlags
 }
 
 func publishCmd() *command {
@@ -46,6 +49,7 @@ func publishCmd() *command {
 			fs.StringVar(&f.sourcePath, "source-path", "k8s/helm", "path of the chart or kustomize base in the source repository")
 			fs.BoolVar(&f.forceCurrent, "force-current", false, "write current.yaml even when it holds a newer record")
 			fs.BoolVar(&f.skipRegistryCheck, "skip-registry-check", false, "do not check --image-ref against the registry (offline use)")
+			f.policy.register(fs)
 			f.register(fs, "the release")
 		},
 		run: func(ctx context.Context, io stdio, _ *pflag.FlagSet, args []string) error {
@@ -108,6 +112,11 @@ func runPublish(ctx context.Context, io stdio, f *publishFlags, args []string) e
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
+	// An image the stages' policy would refuse is not recorded.
+	policyNote, err := checkPublishPolicy(ctx, io, f, rec)
+	if err != nil {
+		return err
+	}
 
 	var res warehouse.PublishResult
 	if f.outputDir != "" {
@@ -138,10 +147,71 @@ func runPublish(ctx context.Context, io stdio, f *publishFlags, args []string) e
 			warehouse.PublishResult
 			ImageDigest string `json:"imageDigest"`
 			Registry    string `json:"registry"`
-		}{res, rec.Image.Digest, registryNote})
+			ImagePolicy string `json:"imagePolicy,omitempty"`
+		}{res, rec.Image.Digest, registryNote, policyNote})
 	}
 	printPublish(io, f, res, registryNote)
+	if policyNote != "" {
+		fmt.Fprintf(io.stdout, "image policy: %s\n", policyNote)
+	}
 	return nil
+}
+
+// checkPublishPolicy checks the image against the policy flags, when
+// given, and says what was verified.
+func checkPublishPolicy(ctx context.Context, io stdio, f *publishFlags, rec *warehouse.Record) (string, error) {
+	pc, err := f.policy.config()
+	if err != nil || pc == nil {
+		return "", err
+	}
+	if f.skipRegistryCheck {
+		return "", usageError("the image policy flags need the registry; drop --skip-registry-check")
+	}
+	pol, err := pc.Policy()
+	if err != nil {
+		return "", usageError("image policy flags: %w", err)
+	}
+	root, err := pc.ReadTrustedRoot()
+	if err != nil {
+		return "", usageError("--trusted-root: %w", err)
+	}
+	client, err := publishRegistryClient(io, f)
+	if err != nil {
+		return "", err
+	}
+	res, _, err := step.VerifyImagePolicy(ctx, client, nil, *pol, root, rec)
+	if err != nil {
+		if step.IsTerminal(err) || errors.Is(err, images.ErrNotFound) || errors.Is(err, images.ErrUnauthorized) {
+			return "", &exitError{code: exitFailed, err: fmt.Errorf("refusing to record %s: %w", f.imageRef, err)}
+		}
+		return "", &exitError{code: exitTransient, err: fmt.Errorf("refusing to record %s for now: %w", f.imageRef, err)}
+	}
+	var parts []string
+	if s := res.Signature; s != nil {
+		parts = append(parts, "signed by "+cmp.Or(s.Identity, s.KeyID))
+	}
+	if p := res.Provenance; p != nil {
+		parts = append(parts, "built by "+p.Builder+" from "+p.SourceRepo+" at "+p.GitCommit)
+	}
+	return strings.Join(parts, "; "), nil
+}
+
+// publishRegistryClient is publish's registry client: the environment's
+// credentials are for --image-ref's registry unless
+// ARGO_REFS_REGISTRY_HOST says otherwise.
+func publishRegistryClient(io stdio, f *publishFlags) (*images.Client, error) {
+	getenv := func(k string) string {
+		v := io.getenv(k)
+		if k == images.EnvRegistryHost && v == "" {
+			v, _, _ = strings.Cut(f.imageRef, "/")
+		}
+		return v
+	}
+	client, err := images.New(images.Options{Getenv: getenv, InsecureHosts: f.insecureHosts})
+	if err != nil {
+		return nil, fmt.Errorf("setting up the registry client: %w", err)
+	}
+	return client, nil
 }
 
 // checkRegistry keeps the tag and the record in sync: the tag must resolve to
@@ -156,18 +226,9 @@ func checkRegistry(ctx context.Context, io stdio, f *publishFlags) (note, digest
 		}
 		return "skipped (--skip-registry-check): the tag was NOT checked against the registry", f.imageDigest, nil
 	}
-	// The environment's registry credentials are for --image-ref's
-	// registry unless ARGO_REFS_REGISTRY_HOST says otherwise.
-	getenv := func(k string) string {
-		v := io.getenv(k)
-		if k == images.EnvRegistryHost && v == "" {
-			v, _, _ = strings.Cut(f.imageRef, "/")
-		}
-		return v
-	}
-	client, err := images.New(images.Options{Getenv: getenv, InsecureHosts: f.insecureHosts})
+	client, err := publishRegistryClient(io, f)
 	if err != nil {
-		return "", "", fmt.Errorf("setting up the registry client: %w", err)
+		return "", "", err
 	}
 	if f.imageDigest == "" {
 		d, err := client.Resolve(ctx, f.imageRef)

@@ -9,12 +9,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/argo-refs/argo-refs/internal/helperbin"
 	"github.com/argo-refs/argo-refs/internal/netpolicy"
 )
 
@@ -87,13 +86,7 @@ func helperPath(path string) (string, error) {
 	if path != "" {
 		return path, nil
 	}
-	if self, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(self), HelperBinary)
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-			return p, nil
-		}
-	}
-	if p, err := exec.LookPath(HelperBinary); err == nil {
+	if p, ok := helperbin.Find(HelperBinary); ok {
 		return p, nil
 	}
 	return "", fmt.Errorf("%w: %w next to argo-refs or on PATH: ambient credentials need it (the argo-refs image has it at /%s)", ErrDenied, ErrNoHelper, HelperBinary)

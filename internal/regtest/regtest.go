@@ -52,6 +52,9 @@ type Registry struct {
 
 	mu     sync.Mutex
 	tokens map[string]grant
+	// referrers maps repo@subject to the artifacts PushReferrer pushed.
+	referrers    map[string][]v1.Descriptor
+	referrersAPI bool
 
 	requests, tokenRequests, manifestRequests atomic.Int64
 	down                                      atomic.Bool
@@ -88,7 +91,7 @@ func WithMiddleware(mw func(http.Handler) http.Handler) Option {
 // New starts a Registry for the length of the test.
 func New(t testing.TB, opts ...Option) *Registry {
 	t.Helper()
-	r := &Registry{ttl: 5 * time.Minute, tokens: map[string]grant{}}
+	r := &Registry{ttl: 5 * time.Minute, tokens: map[string]grant{}, referrers: map[string][]v1.Descriptor{}}
 	for _, o := range opts {
 		o(r)
 	}
@@ -196,6 +199,9 @@ func (r *Registry) gate(inner http.Handler, w http.ResponseWriter, req *http.Req
 		}
 		w.Header().Set("WWW-Authenticate", challenge)
 		writeError(w, http.StatusUnauthorized, "UNAUTHORIZED", "authentication required")
+		return
+	}
+	if r.referrersHandler(w, req) {
 		return
 	}
 	inner.ServeHTTP(w, req)

@@ -21,6 +21,11 @@ const (
 	PreviousSourceCommit = "Previous-Source-Commit"
 	Image                = "Image"
 	BuildLock            = "Build-Lock"
+	// ImageSignedBy is the identity (or key) whose signature of the image
+	// the stage's image policy verified; ImageBuiltBy the builder its
+	// verified provenance names.
+	ImageSignedBy = "Image-Signed-By"
+	ImageBuiltBy  = "Image-Built-By"
 )
 
 // maxValue bounds a value written (a Kargo name is at most 253 bytes; an

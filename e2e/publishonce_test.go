@@ -316,3 +316,35 @@ func TestCIRerunNeverMovesTheTag(t *testing.T) {
 		t.Errorf("publishing a moved tag: exit %d, stderr %s; want 1 naming both digests", old.code, old.stderr)
 	}
 }
+
+// TestCIBuildsThenPublishesAfterSigning: with sign or attest, the action
+// first builds with --no-publish (the image exists, no record yet, so no
+// Freight can name an unsigned image), signs and attests, then its last
+// step publishes the digest without building again.
+func TestCIBuildsThenPublishesAfterSigning(t *testing.T) {
+	t.Parallel()
+	f := newCIFixture(t)
+	before := gittest.Git(t, f.gitopsDir, "rev-parse", "main")
+	build := f.runScript(t, "--image-repo", f.imageRepo(), "--git-commit", f.src, "--no-publish", "--", "bash", "-c", f.buildCommand())
+	if build.code != 0 || build.outputs["built"] != "true" || build.outputs["digest"] != f.tagDigest(t) {
+		t.Fatalf("--no-publish: exit %d, outputs %v\n%s", build.code, build.outputs, build.stderr)
+	}
+	if !strings.Contains(build.stdout, "is not recorded yet") {
+		t.Errorf("--no-publish output:\n%s", build.stdout)
+	}
+	if tip := gittest.Git(t, f.gitopsDir, "rev-parse", "main"); tip != before {
+		t.Fatal("--no-publish committed a record")
+	}
+	publish := f.runAction(t, map[string]string{
+		"image-repo": f.imageRepo(), "git-commit": f.src, "build": f.buildCommand(), "sign": "true", "attest": "true",
+		"gitops-repo": f.gitopsURL, "build-lock-dir": lockDir, "source-repo": f.sourceURL,
+		"gitops-token": secret, "registry-username": regUser, "registry-password": secret,
+	})
+	if publish.code != 0 || publish.outputs["built"] != "false" || publish.outputs["digest"] != build.outputs["digest"] || f.builds.Load() != 1 {
+		t.Fatalf("publish step: exit %d, outputs %v, %d builds\n%s", publish.code, publish.outputs, f.builds.Load(), publish.stderr)
+	}
+	records := gittest.Git(t, f.gitopsDir, "ls-tree", "--name-only", "main:"+lockDir)
+	if records != "current.yaml\ngit-"+f.src+".yaml" {
+		t.Errorf("records: %q", records)
+	}
+}

@@ -195,3 +195,44 @@ func TestImagePolicyConfigProblems(t *testing.T) {
 		}
 	}
 }
+
+// TestImagePolicyRequestBudget: on a warm process, a verification with
+// the production policy costs the registry the digest check, the
+// referrers list, and a manifest and a blob for each of the two bundles;
+// on a registry without the referrers API one more, for the tag schema's
+// index. No token request, and the GitOps and source servers see nothing
+// more than without a policy.
+func TestImagePolicyRequestBudget(t *testing.T) {
+	for _, api := range []bool{true, false} {
+		name, want := "referrers API", 6
+		var opts []regtest.Option
+		if api {
+			opts = append(opts, regtest.WithReferrersAPI())
+		} else {
+			name, want = "referrers tag schema", 7
+		}
+		t.Run(name, func(t *testing.T) {
+			f := newPolicyFixture(t, fixtureOpt{regOpts: opts})
+			f.sign(t, f.ci, f.digest)
+			f.attest(t, f.srcCommit, f.builder)
+			verify := func() Result {
+				res := f.runner.Run(context.Background(), KindVerify, f.context("staging"), f.config(t, f.policy(t, true)), Options{Truster: verifyInProcess{}})
+				wantStatus(t, res, kargo.StatusSucceeded, false)
+				return res
+			}
+			verify()
+			f.reg.ResetCounters()
+			f.git.ResetStats()
+			verify()
+			if got, tokens := f.reg.Requests(), f.reg.TokenRequests(); got != want || tokens != 0 {
+				t.Errorf("registry requests %d (tokens %d), want %d and 0", got, tokens, want)
+			}
+			withoutPolicy := f.git.Stats().Requests
+			f.git.ResetStats()
+			wantStatus(t, f.run(t, KindVerify, "staging", nil), kargo.StatusSucceeded, false)
+			if got := f.git.Stats().Requests; got != withoutPolicy {
+				t.Errorf("Git requests with the policy %d, without %d", withoutPolicy, got)
+			}
+		})
+	}
+}

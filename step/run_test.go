@@ -78,6 +78,7 @@ type fixtureOpt struct {
 	recordPath   string // overrides the record's sourcePath
 	sourceName   string // the source repository's name on the server; default source.git
 	noGitAuth    bool   // the Git server takes no basic auth of its own (a middleware decides)
+	regOpts      []regtest.Option
 }
 
 func newFixture(t *testing.T, o fixtureOpt) *fixture {
@@ -95,6 +96,7 @@ func newFixture(t *testing.T, o fixtureOpt) *fixture {
 	if o.regMW != nil {
 		ropts = append(ropts, regtest.WithMiddleware(o.regMW))
 	}
+	ropts = append(ropts, o.regOpts...)
 	f.reg = regtest.New(t, ropts...)
 
 	sourceName := cmp.Or(o.sourceName, "source.git")

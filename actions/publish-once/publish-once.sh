@@ -10,13 +10,14 @@
 #      if not, run the build command (which pushes that tag) and read the
 #      digest the registry now serves for it;
 #   3. argo-refs publish with that digest (a re-run of a published build
-#      is "already published", exit 0).
+#      is "already published", exit 0); with --no-publish, stop before it
+#      (to sign and attest the image first, then run again to publish).
 # The tag check and the push are not atomic: run one job per commit at a
 # time (a concurrency group keyed by the commit in GitHub Actions).
 #
 # Usage:
-#   publish-once.sh --image-repo REPO --git-commit SHA [publish flags...] -- BUILD COMMAND...
-# Every flag other than --image-repo and --git-commit goes to
+#   publish-once.sh --image-repo REPO --git-commit SHA [--no-publish] [publish flags...] -- BUILD COMMAND...
+# Every flag other than --image-repo, --git-commit and --no-publish goes to
 # `argo-refs publish` (--repo, --dir, --branch, --packaging-kind,
 # --source-repo, --source-path, --signing-key-file, ...). The build command
 # runs with IMAGE_REF=<image-repo>:git-<sha> in its environment and must
@@ -36,6 +37,7 @@ set -euo pipefail
 argo_refs=(${ARGO_REFS:-argo-refs})
 image_repo=""
 git_commit=""
+no_publish=false
 publish_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -43,6 +45,7 @@ while [ $# -gt 0 ]; do
     --image-repo=*) image_repo="${1#*=}"; shift ;;
     --git-commit) git_commit="${2:-}"; shift 2 ;;
     --git-commit=*) git_commit="${1#*=}"; shift ;;
+    --no-publish) no_publish=true; shift ;;
     --) shift; break ;;
     *) publish_args+=("$1"); shift ;;
   esac
@@ -85,7 +88,11 @@ else
   [ -n "$digest" ] || fail 1 "the build command did not push $image_ref"
 fi
 
-"${argo_refs[@]}" publish --git-commit "$git_commit" --image-ref "$image_ref" --image-digest "$digest" "${publish_args[@]}"
+if $no_publish; then
+  echo "publish-once: --no-publish: $image_ref at $digest is not recorded yet"
+else
+  "${argo_refs[@]}" publish --git-commit "$git_commit" --image-ref "$image_ref" --image-digest "$digest" "${publish_args[@]}"
+fi
 
 for line in "digest=$digest" "built=$built" "image-ref=$image_ref"; do
   echo "$line"

@@ -16,6 +16,7 @@ import (
 
 	"github.com/argo-refs/argo-refs/internal/repolint"
 	"github.com/argo-refs/argo-refs/step"
+	"github.com/argo-refs/argo-refs/trust/spec"
 )
 
 // Stages.
@@ -620,7 +621,7 @@ func TestExampleDockerRunConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	stageCfg := steps[0].config
-	for _, k := range []string{"repoURL", "branch", "warehouse", "buildLockDir", "app", "packaging", "targets", "message"} {
+	for _, k := range []string{"repoURL", "branch", "warehouse", "buildLockDir", "app", "packaging", "targets", "message", "imagePolicy"} {
 		if !reflect.DeepEqual(cfgDoc.obj[k], stageCfg[k]) {
 			t.Errorf("%s: %s = %v, but the staging Stage has %v", cfgDoc, k, cfgDoc.obj[k], stageCfg[k])
 		}
@@ -790,6 +791,64 @@ func TestExampleProjectSyncsInOrder(t *testing.T) {
 		}
 		if projectWave != "-1" || others == 0 {
 			t.Errorf("%s: the Project's sync wave is %q (want \"-1\", before the %d other documents)", layout, projectWave, others)
+		}
+	}
+}
+
+// TestExampleImagePolicies: staging requires the signature of the publish
+// workflow (any branch it runs on), production the signature and the
+// provenance of the workflow on the release branch; a fork's workflow
+// matches neither.
+func TestExampleImagePolicies(t *testing.T) {
+	wfRaw, err := os.ReadFile(filepath.FromSlash(".github/workflows/publish-build-lock.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wfDocs, err := parseDocs("publish-build-lock.yaml", wfRaw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	branch := str(wfDocs[0].obj, "on", "push", "branches", 0)
+	workflow := "https://github.com/code-dot-org/code-dot-org/.github/workflows/publish-build-lock.yaml"
+	release, other := workflow+"@refs/heads/"+branch, workflow+"@refs/heads/feature-x"
+	fork := "https://github.com/someone/code-dot-org/.github/workflows/publish-build-lock.yaml@refs/heads/" + branch
+	matches := func(s *spec.Signer, san string) bool {
+		if s.IdentityRegExp != "" {
+			return regexp.MustCompile(s.IdentityRegExp).MatchString(san)
+		}
+		return s.Identity == san
+	}
+	for name, l := range layouts(loadExamples(t)) {
+		for _, d := range l.stages {
+			stage := d.name()
+			if stage != "staging" && stage != "production" {
+				continue
+			}
+			steps, err := evaluateStage(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := parseStepConfig(steps[0].config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := cfg.ImagePolicy
+			if p == nil || p.Signature == nil || p.Signature.Issuer != "https://token.actions.githubusercontent.com" {
+				t.Fatalf("%s %s: want a keyless signature policy with GitHub's issuer, got %+v", name, stage, p)
+			}
+			if !matches(p.Signature, release) || matches(p.Signature, fork) {
+				t.Errorf("%s %s: the identity must match %s and not a fork's", name, stage, release)
+			}
+			switch stage {
+			case "staging":
+				if p.Provenance != nil || !matches(p.Signature, other) {
+					t.Errorf("%s staging: want the signature only, of the workflow on any branch", name)
+				}
+			case "production":
+				if p.Provenance == nil || !slices.Equal(p.Provenance.Builders, []string{release}) || matches(p.Signature, other) {
+					t.Errorf("%s production: want the provenance of %s, and its signature only", name, release)
+				}
+			}
 		}
 	}
 }

@@ -116,6 +116,8 @@ func TestExampleWorkflowPublishes(t *testing.T) {
 		"gitops-token":      "token",
 		"registry-username": "x",
 		"registry-password": "token",
+		"sign":              "true",
+		"attest":            "true",
 	}
 	build, _ := with.(map[string]any)["build"].(string)
 	delete(with.(map[string]any), "build")
@@ -144,6 +146,13 @@ func TestExampleWorkflowPublishes(t *testing.T) {
 	for k := range dig(publish, "with").(map[string]any) {
 		if dig(adocs[0].obj, "inputs", k) == nil {
 			t.Errorf("the workflow gives input %s, which the action does not declare", k)
+		}
+	}
+
+	// Keyless signing and attesting need the job's OIDC token.
+	for k, v := range map[string]string{"id-token": "write", "attestations": "write", "packages": "write"} {
+		if str(wf, "permissions", k) != v {
+			t.Errorf("permissions.%s = %q, want %s (sign and attest)", k, str(wf, "permissions", k), v)
 		}
 	}
 

@@ -334,6 +334,9 @@ func TestFaultPushNotConfirmedIsNeverSuccess(t *testing.T) {
 	})
 }
 
+// TestFaultTenStagesAtOnceAllLand: ten processes (a Runner each, as
+// several agent pods) promote ten stages at once onto one branch; their
+// pushes race, are retried with jittered back-off, and all land.
 func TestFaultTenStagesAtOnceAllLand(t *testing.T) {
 	t.Parallel()
 	var stages []string
@@ -345,7 +348,7 @@ func TestFaultTenStagesAtOnceAllLand(t *testing.T) {
 	var wg sync.WaitGroup
 	for i, stage := range stages {
 		wg.Go(func() {
-			results[i] = f.runner.Run(context.Background(), KindPromote, f.context(stage), f.config(t, map[string]any{"timeout": "120s"}), Options{
+			results[i] = NewRunner().Run(context.Background(), KindPromote, f.context(stage), f.config(t, map[string]any{"timeout": "120s"}), Options{
 				Logger: slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 			})
 		})
@@ -368,6 +371,43 @@ func TestFaultTenStagesAtOnceAllLand(t *testing.T) {
 	}
 	if !raced {
 		t.Fatal("no promotion lost a race; the test did not exercise the retry")
+	}
+}
+
+// TestOneProcessOrdersItsPushes: twenty stages promoted at once through
+// one Runner (one serve process) do not race: each pushes once, on the tip
+// the previous one left; twenty commits, twenty pushes, linear history.
+func TestOneProcessOrdersItsPushes(t *testing.T) {
+	t.Parallel()
+	var stages []string
+	for i := range 20 {
+		stages = append(stages, fmt.Sprintf("stage%02d", i))
+	}
+	f := newFaultFixture(t, stages, nil)
+	f.git.ResetStats()
+	results := make([]Result, len(stages))
+	var wg sync.WaitGroup
+	for i, stage := range stages {
+		wg.Go(func() {
+			results[i] = f.runner.Run(context.Background(), KindPromote, f.context(stage), f.config(t, map[string]any{"timeout": "120s"}), Options{})
+		})
+	}
+	wg.Wait()
+	for i, res := range results {
+		wantStatus(t, res, kargo.StatusSucceeded, false)
+		if res.Output[OutputAttempts] != 1 {
+			t.Errorf("%s: %v attempts, want 1 (no race within one process)", stages[i], res.Output[OutputAttempts])
+		}
+		f.promoted(t, stages[i])
+	}
+	if got := f.git.Stats().Service(gittest.ServiceReceivePack).Requests; got != 20 {
+		t.Errorf("%d pushes, want 20", got)
+	}
+	if n := gittest.Git(t, f.gitopsDir, "rev-list", "--count", f.freight+"..main"); n != "20" {
+		t.Fatalf("%s commits after 20 promotions, want 20", n)
+	}
+	if n := gittest.Git(t, f.gitopsDir, "rev-list", "--merges", "--count", "main"); n != "0" {
+		t.Fatalf("%s merge commits", n)
 	}
 }
 

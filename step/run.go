@@ -39,6 +39,7 @@ type Runner struct {
 	registries *registryClients
 	gitServers *gitrepo.ServerNotes
 	apps       *gitHubApps
+	branches   *branchLocks
 }
 
 // NewRunner returns a Runner that has read nothing yet.
@@ -48,6 +49,7 @@ func NewRunner() *Runner {
 		registries: newRegistryClients(),
 		gitServers: gitrepo.NewServerNotes(),
 		apps:       &gitHubApps{},
+		branches:   newBranchLocks(),
 	}
 }
 
@@ -265,11 +267,20 @@ func (r *runner) promote(ctx context.Context) (*outcome, error) {
 // instead of failing.
 func (r *runner) pushTarget(ctx context.Context, remote *gitrepo.Remote) (string, gitrepo.UpdateOptions, error) {
 	var uopts gitrepo.UpdateOptions
+	// This process's promotions to one branch push one after the other,
+	// each on the tip the previous one left, instead of racing.
+	ordered := func(branch string) {
+		if !r.opts.DryRun {
+			uopts.Lock = func(ctx context.Context) (func(), error) { return r.branches.lock(ctx, r.plan.RepoURL, branch) }
+		}
+	}
 	if !r.plan.NewBranch {
+		ordered(r.plan.Branch)
 		return r.plan.Branch, uopts, nil
 	}
 	switch _, err := remote.Tip(ctx, r.plan.PushBranch); {
 	case err == nil:
+		ordered(r.plan.PushBranch)
 		return r.plan.PushBranch, uopts, nil
 	case errors.Is(err, gitrepo.ErrBranchNotFound):
 		uopts.NewBranch = r.plan.PushBranch

@@ -49,6 +49,11 @@ type UpdateOptions struct {
 	// moving that branch. Update then does not retry: an existing NewBranch
 	// is an error wrapping ErrBranchExists and ErrStale.
 	NewBranch string
+	// Lock, if set, is called at the start of every attempt, before the
+	// tip is read, and the function it returns once the attempt has pushed
+	// (or given up): a process orders its own pushes to a branch so that
+	// they do not race each other. Back-off waits happen unlocked.
+	Lock func(ctx context.Context) (unlock func(), err error)
 	// BeforePush, if set, is called after the commit is built and before
 	// every push; an error stops Update without pushing and is returned as
 	// is. It lets a caller check something slow (e.g. a registry) while the
@@ -135,6 +140,13 @@ func (r *Remote) Update(ctx context.Context, branch string, opts UpdateOptions, 
 }
 
 func (r *Remote) attempt(ctx context.Context, branch string, opts UpdateOptions, first bool, apply ApplyFunc, res *UpdateResult) error {
+	if opts.Lock != nil {
+		unlock, err := opts.Lock(ctx)
+		if err != nil {
+			return fmt.Errorf("waiting for this process's other pushes to %s: %w", branch, err)
+		}
+		defer unlock()
+	}
 	tip, err := r.Tip(ctx, branch)
 	if err != nil {
 		return err

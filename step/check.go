@@ -129,7 +129,7 @@ func (r *runner) checkImage(ctx context.Context, rec *warehouse.Record) error {
 		return err
 	}
 	if r.plan.Checks.ImageDigest {
-		if _, err := client.Verify(ctx, rec.Image.Ref, rec.Image.Digest); err != nil {
+		if err := r.registries.verify(ctx, client, rec.Image.Ref, rec.Image.Digest); err != nil {
 			return fmt.Errorf("checking image %s: %w", rec.Image.Ref, err)
 		}
 		r.log.Info("image digest verified", "image", rec.Image.Ref, "digest", rec.Image.Digest)

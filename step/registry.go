@@ -5,18 +5,24 @@ package step
 // a warm verification is one HTTP round trip.
 
 import (
+	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
+
+	"golang.org/x/sync/singleflight"
 
 	"github.com/argo-refs/argo-refs/images"
 )
 
 // registryClients maps a hash of a client's settings to the client. The key
-// is a hash, so the map never holds credentials in clear.
+// is a hash, so the map never holds credentials in clear. Concurrent checks
+// of one tag and digest with one client share one registry request.
 type registryClients struct {
-	m sync.Map // string → *images.Client
+	m        sync.Map // string → *images.Client
+	verifies singleflight.Group
 }
 
 func newRegistryClients() *registryClients { return &registryClients{} }
@@ -44,6 +50,30 @@ func (rc *registryClients) get(opts images.Options) (*images.Client, error) {
 	}
 	actual, _ := rc.m.LoadOrStore(key, c)
 	return actual.(*images.Client), nil
+}
+
+// verify is client.Verify(ref, digest), shared with the calls for the
+// same client, ref and digest in flight: fifty stages promoting one
+// Freight at once ask the registry once. The shared call runs under the
+// first caller's context; a caller whose own context is still live when
+// that one ended asks again itself.
+func (rc *registryClients) verify(ctx context.Context, client *images.Client, ref, digest string) error {
+	key := fmt.Sprintf("%p\x00%s\x00%s", client, ref, digest)
+	ch := rc.verifies.DoChan(key, func() (any, error) {
+		_, err := client.Verify(ctx, ref, digest)
+		return nil, err
+	})
+	var err error
+	select {
+	case res := <-ch:
+		err = res.Err
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w", images.ErrUnavailable, ctx.Err())
+	}
+	if err != nil && ctx.Err() == nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		_, err = client.Verify(ctx, ref, digest)
+	}
+	return err
 }
 
 func credKey(c *images.Credentials) string {

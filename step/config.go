@@ -112,6 +112,9 @@ type Config struct {
 	// current and new refs and review what changes (outputs renderSummary
 	// and reviewMarkdown), and may refuse some changes.
 	Render *RenderConfig `json:"render,omitempty"`
+	// TreeFetch says how the GitOps repository's trees are fetched:
+	// "auto" (default), "whole" or "paths".
+	TreeFetch string `json:"treeFetch,omitempty"`
 	// Timeout is a Go duration bounding every network call; default "5m".
 	Timeout string `json:"timeout,omitempty"`
 	// InsecureHTTPHosts may be reached over plain http besides loopback.

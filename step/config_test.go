@@ -47,7 +47,7 @@ func envOf(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
-const topLevelKeys = "allowTargetsOutsideStage, app, author, branch, buildLockDir, checks, commit, credentials, gates, generateTargetBranch, healthCheck, imagePolicy, imageRepository, insecureHTTPHosts, insecureSkipTLSVerifyHosts, message, packaging, render, repoURL, requireAlreadyApplied, skipCI, targetBranch, targets, timeout, warehouse"
+const topLevelKeys = "allowTargetsOutsideStage, app, author, branch, buildLockDir, checks, commit, credentials, gates, generateTargetBranch, healthCheck, imagePolicy, imageRepository, insecureHTTPHosts, insecureSkipTLSVerifyHosts, message, packaging, render, repoURL, requireAlreadyApplied, skipCI, targetBranch, targets, timeout, treeFetch, warehouse"
 
 func TestConfigProblems(t *testing.T) {
 	noStage := testContext()

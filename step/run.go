@@ -363,6 +363,9 @@ func (r *runner) gitOptions(repoURL string, auth *UserPass) gitrepo.Options {
 	// the editors refuse anything larger anyway.
 	o := gitrepo.Options{Logger: r.log, InsecureSkipTLSVerifyHosts: r.plan.InsecureSkipTLSVerifyHosts,
 		MaxFileSize: max(warehouse.MaxRecordSize, target.MaxFileSize), ServerNotes: r.gitServers}
+	if repoURL == r.plan.RepoURL {
+		o.TreeFetch = treeFetchOf(r.plan.Config.TreeFetch)
+	}
 	if auth != nil {
 		up := *auth
 		o.Auth = &up
@@ -373,6 +376,17 @@ func (r *runner) gitOptions(repoURL string, auth *UserPass) gitrepo.Options {
 		o.AllowInsecureHTTP = true
 	}
 	return o
+}
+
+// treeFetchOf is the config's treeFetch as gitrepo takes it.
+func treeFetchOf(s string) gitrepo.TreeFetch {
+	switch s {
+	case "whole":
+		return gitrepo.TreesWhole
+	case "paths":
+		return gitrepo.TreesPaths
+	}
+	return gitrepo.TreesAuto
 }
 
 func short(sha string) string {

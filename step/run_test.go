@@ -591,6 +591,27 @@ func TestPromotionRequestBudget(t *testing.T) {
 	}
 }
 
+// TestPromotionRequestBudgetByPath: with treeFetch: paths, the commits
+// come with two tree levels, then the trees on the record's and the
+// targets' paths, one request per level (codeai, deployments and builds,
+// staging), then the blobs: five upload-pack requests instead of two,
+// whatever the size of the rest of the tree.
+func TestPromotionRequestBudgetByPath(t *testing.T) {
+	f := newFixture(t, fixtureOpt{})
+	f.git.ResetStats()
+	res := f.run(t, KindPromote, "staging", map[string]any{"checks": map[string]any{"sourceCommit": false}, "treeFetch": "paths"})
+	wantStatus(t, res, kargo.StatusSucceeded, false)
+	st := f.git.Stats()
+	got := fmt.Sprintf("info-refs %d, upload-pack %d, receive-pack %d", st.Service(gittest.ServiceInfoRefs).Requests,
+		st.Service(gittest.ServiceUploadPack).Requests, st.Service(gittest.ServiceReceivePack).Requests)
+	if got != "info-refs 1, upload-pack 5, receive-pack 1" {
+		t.Fatalf("requests: %s", got)
+	}
+	if !strings.Contains(f.show(t, "main", "apps/codeai/deployments/staging/deployment.yaml"), f.srcCommit) {
+		t.Fatal("the promotion did not land")
+	}
+}
+
 // TestSkippedChecksAreSaid: a check the config turns off is named in the
 // message and the outputs every time; "verified" alone would read as more
 // than was done.

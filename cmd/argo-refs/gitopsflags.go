@@ -26,6 +26,7 @@ type gitopsFlags struct {
 	authorName, authorEmail                     string
 	insecureHosts                               []string
 	timeout                                     time.Duration
+	treeFetch                                   string
 }
 
 // register adds the flags to fs; what names what the command writes, for
@@ -41,6 +42,7 @@ func (g *gitopsFlags) register(fs *pflag.FlagSet, what string) {
 	fs.StringSliceVar(&g.insecureHosts, "insecure-http-hosts", nil, "`HOSTS` (host or host:port, comma-separated or repeated) allowed over plain http besides loopback")
 	fs.StringVarP(&g.output, "output", "o", "text", "output format: text or json")
 	fs.DurationVar(&g.timeout, "timeout", 2*time.Minute, "bound on the whole command")
+	fs.StringVar(&g.treeFetch, "tree-fetch", "whole", "how the repository's trees are fetched: whole (every tree, one request) or paths (only the trees on the paths written, one request per level: for monorepos)")
 }
 
 // checkOutput refuses an --output other than text or json.
@@ -90,7 +92,16 @@ func (g *gitopsFlags) open(ctx context.Context, io stdio) (*gitrepo.Remote, erro
 	if err != nil {
 		return nil, err
 	}
-	return gitrepo.Open(ctx, g.repo, gitrepo.Options{Auth: auth, AllowInsecureHTTP: plainHTTPListed(g.repo, g.insecureHosts)})
+	var trees gitrepo.TreeFetch
+	switch g.treeFetch {
+	case "whole":
+		trees = gitrepo.TreesWhole
+	case "paths":
+		trees = gitrepo.TreesPaths
+	default:
+		return nil, usageError("--tree-fetch %q: expected whole or paths", g.treeFetch)
+	}
+	return gitrepo.Open(ctx, g.repo, gitrepo.Options{Auth: auth, AllowInsecureHTTP: plainHTTPListed(g.repo, g.insecureHosts), TreeFetch: trees})
 }
 
 // gitAuthFromEnv reads Git credentials from the environment

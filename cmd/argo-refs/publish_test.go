@@ -84,6 +84,26 @@ func TestPublishChecksTheRegistryAndPushes(t *testing.T) {
 	}
 }
 
+// TestPublishByPath: --tree-fetch paths publishes the same record, and
+// re-publishing is "already published", reading only the trees on the
+// build-lock directory's path.
+func TestPublishByPath(t *testing.T) {
+	p := newPublishEnv(t)
+	if code, _, errOut := p.run(t, p.args("--image-digest", p.dgst, "--tree-fetch", "paths")); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if cur := gittest.Git(t, p.bare, "show", "main:warehouses/app/builds/current.yaml"); !strings.Contains(cur, "digest: "+p.dgst) {
+		t.Fatalf("current.yaml:\n%s", cur)
+	}
+	code, out, _ := p.run(t, p.args("--image-digest", p.dgst, "--tree-fetch", "paths"))
+	if code != exitOK || !strings.Contains(out, "already published") {
+		t.Fatalf("re-publish: exit %d, %q", code, out)
+	}
+	if code, _, errOut := p.run(t, p.args("--image-digest", p.dgst, "--tree-fetch", "some")); code != exitUsage || !strings.Contains(errOut, "--tree-fetch") {
+		t.Fatalf("a bad --tree-fetch: exit %d, %q", code, errOut)
+	}
+}
+
 func TestPublishRecordsTheRegistryDigestWhenNoneIsGiven(t *testing.T) {
 	p := newPublishEnv(t)
 	if code, _, errOut := p.run(t, p.args()); code != exitOK {

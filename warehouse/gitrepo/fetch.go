@@ -197,7 +197,9 @@ func shorts(hs []plumbing.Hash) string {
 
 // Fetch makes the commits and all their trees available locally with ONE
 // depth-1 upload-pack request: without blobs (filter blob:none) when the
-// server advertises `filter`, with them otherwise. Commits already held are
+// server advertises `filter`, with them otherwise. When the Remote fetches
+// trees by path (TreeFetch), it brings the commits with their first tree
+// levels at most, and reads fetch the trees on their paths. Commits already held are
 // skipped; if none is missing, no request is made. A commit the server
 // refuses or does not send yields ErrCommitNotFound.
 func (r *Remote) Fetch(ctx context.Context, commits ...plumbing.Hash) error {
@@ -229,11 +231,19 @@ func (r *Remote) Fetch(ctx context.Context, commits ...plumbing.Hash) error {
 	if err != nil {
 		return wrap(err)
 	}
-	var filter packp.Filter
-	if caps.Supports(capability.Filter) {
-		filter = packp.FilterBlobNone()
+	if caps.Supports(capability.Filter) && r.treesByPath() {
+		err = r.fetchCommitsByPath(ctx, caps, missing)
+	} else {
+		var filter packp.Filter
+		if caps.Supports(capability.Filter) {
+			filter = packp.FilterBlobNone()
+		}
+		before := r.received.Load()
+		err = r.uploadPack(ctx, caps, missing, r.haves(missing), 1, filter)
+		if err == nil {
+			r.noteTreeBytes(r.received.Load() - before)
+		}
 	}
-	err = r.uploadPack(ctx, caps, missing, r.haves(missing), 1, filter)
 	var se *serverError
 	if errors.As(err, &se) && se.notOurRef() {
 		for _, c := range missing {

@@ -28,6 +28,9 @@ func (r *Remote) ListDir(ctx context.Context, commit plumbing.Hash, dir string) 
 	if err := r.Fetch(ctx, commit); err != nil {
 		return nil, err
 	}
+	if err := r.ensurePaths(ctx, map[plumbing.Hash][]string{commit: {dir}}); err != nil {
+		return nil, wrap(err)
+	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	tree, ok := r.commitTreeLocked(commit)

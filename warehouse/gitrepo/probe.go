@@ -59,6 +59,7 @@ func ProbePath(ctx context.Context, url string, commit plumbing.Hash, path strin
 // concurrent use.
 type ServerNotes struct {
 	treeZeroOnly sync.Map // host:port → true
+	large        largeRepos
 }
 
 // NewServerNotes returns notes that know nothing yet.

@@ -142,6 +142,9 @@ func (r *Remote) ReadFiles(ctx context.Context, commit plumbing.Hash, paths ...s
 	if err := r.Fetch(ctx, commit); err != nil {
 		return nil, err
 	}
+	if err := r.ensurePaths(ctx, map[plumbing.Hash][]string{commit: paths}); err != nil {
+		return nil, wrap(err)
+	}
 	out := make(map[string]File, len(paths))
 	var need []plumbing.Hash
 	r.mu.RLock()
@@ -279,6 +282,9 @@ func (r *Remote) Prefetch(ctx context.Context, reads map[plumbing.Hash][]string)
 		commits = append(commits, c)
 	}
 	if err := r.Fetch(ctx, commits...); err != nil {
+		return err
+	}
+	if err := r.ensurePaths(ctx, reads); err != nil {
 		return err
 	}
 	var need []plumbing.Hash

@@ -2,6 +2,7 @@ package gitrepo
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -58,6 +59,11 @@ type Options struct {
 	// about the server, and learns what earlier Remotes noted (see
 	// ServerNotes); nil notes nothing.
 	ServerNotes *ServerNotes
+	// TreeFetch says how commits' trees are fetched (default TreesAuto).
+	TreeFetch TreeFetch
+	// LargeTreeBytes is the size of a whole-tree fetch from which
+	// TreesAuto notes the repository as large (0: 4 MiB).
+	LargeTreeBytes int64
 }
 
 // Stats counts the HTTP requests a Remote made and the response body bytes
@@ -70,16 +76,18 @@ type Stats struct {
 // Remote is one repository URL and one in-memory object store shared by all
 // calls on it. A Remote is safe for concurrent use.
 type Remote struct {
-	url      string // without credentials; safe to print
-	ep       *transport.Endpoint
-	client   transport.Transport
-	auth     *githttp.BasicAuth
-	secret   string
-	maxFile  int64
-	notes    *ServerNotes
-	log      *slog.Logger
-	requests atomic.Int64
-	received atomic.Int64
+	url       string // without credentials; safe to print
+	ep        *transport.Endpoint
+	client    transport.Transport
+	auth      *githttp.BasicAuth
+	secret    string
+	maxFile   int64
+	notes     *ServerNotes
+	treeFetch TreeFetch
+	largeTree int64
+	log       *slog.Logger
+	requests  atomic.Int64
+	received  atomic.Int64
 
 	mu       sync.RWMutex
 	store    *memory.Storage
@@ -102,13 +110,15 @@ func Open(_ context.Context, rawURL string, opts Options) (*Remote, error) {
 		return nil, err
 	}
 	r := &Remote{
-		url:      netpolicy.RedactURL(u.String()),
-		log:      opts.Logger,
-		maxFile:  opts.MaxFileSize,
-		notes:    opts.ServerNotes,
-		store:    memory.NewStorage(),
-		pending:  map[plumbing.Hash][]plumbing.Hash{},
-		unpushed: map[plumbing.Hash]struct{}{},
+		url:       netpolicy.RedactURL(u.String()),
+		log:       opts.Logger,
+		maxFile:   opts.MaxFileSize,
+		notes:     opts.ServerNotes,
+		treeFetch: opts.TreeFetch,
+		largeTree: cmp.Or(opts.LargeTreeBytes, largeTreeBytes),
+		store:     memory.NewStorage(),
+		pending:   map[plumbing.Hash][]plumbing.Hash{},
+		unpushed:  map[plumbing.Hash]struct{}{},
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)

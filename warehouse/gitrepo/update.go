@@ -166,6 +166,15 @@ func (r *Remote) attempt(ctx context.Context, branch string, opts UpdateOptions,
 	if edit == nil || len(edit.Changes) == 0 {
 		return nil
 	}
+	// The trees the new commit rewrites (held already when the edit read
+	// its files, as edits do).
+	changed := make([]string, len(edit.Changes))
+	for i, c := range edit.Changes {
+		changed[i] = c.Path
+	}
+	if err := r.ensurePaths(ctx, map[plumbing.Hash][]string{tip: parentDirs(changed)}); err != nil {
+		return err
+	}
 	commit, err := r.Commit(tip, *edit)
 	if err != nil {
 		return err

@@ -205,9 +205,16 @@ func (r *runner) promote(ctx context.Context) (*outcome, error) {
 			if fr.needsFetch() {
 				reads[r.freight] = fr.paths()
 			}
-			// The tip may be the Freight commit itself. The gates' files
-			// come with the targets when the release is known by now.
+			// The tip may be the Freight commit itself.
 			reads[tip.Commit()] = append(reads[tip.Commit()], r.targetPaths()...)
+			// Trees fetched by path come level by level for the record's
+			// directory (listed next, to start the source check) and the
+			// targets at once; whole trees came with the commits.
+			if err := remote.PrefetchTrees(ctx, reads); err != nil {
+				r.log.Debug("prefetching trees failed; reading path by path", "error", err)
+			}
+			// The gates' files come with the targets when the release is
+			// known by now.
 			reads[tip.Commit()] = append(reads[tip.Commit()], r.gatePaths(ctx, fr)...)
 			fr.startSourceCheck(ctx)
 			if err := remote.Prefetch(ctx, reads); err != nil {

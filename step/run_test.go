@@ -592,19 +592,21 @@ func TestPromotionRequestBudget(t *testing.T) {
 }
 
 // TestPromotionRequestBudgetByPath: with treeFetch: paths, the commits
-// come with two tree levels, then the trees on the record's and the
-// targets' paths, one request per level (codeai, deployments and builds,
-// staging), then the blobs: five upload-pack requests instead of two,
-// whatever the size of the rest of the tree.
+// come with the root's entries (tree:2), then the trees on the record's
+// directory (listed to start the source check early) and on the targets'
+// paths, together, one request per level (codeai; deployments and builds;
+// staging), then the blobs: five GitOps upload-pack requests instead of
+// two, whatever the size of the rest of the tree, plus the source check's
+// one (the source repository is on the same server here).
 func TestPromotionRequestBudgetByPath(t *testing.T) {
 	f := newFixture(t, fixtureOpt{})
 	f.git.ResetStats()
-	res := f.run(t, KindPromote, "staging", map[string]any{"checks": map[string]any{"sourceCommit": false}, "treeFetch": "paths"})
+	res := f.run(t, KindPromote, "staging", map[string]any{"treeFetch": "paths"})
 	wantStatus(t, res, kargo.StatusSucceeded, false)
 	st := f.git.Stats()
 	got := fmt.Sprintf("info-refs %d, upload-pack %d, receive-pack %d", st.Service(gittest.ServiceInfoRefs).Requests,
 		st.Service(gittest.ServiceUploadPack).Requests, st.Service(gittest.ServiceReceivePack).Requests)
-	if got != "info-refs 1, upload-pack 5, receive-pack 1" {
+	if got != "info-refs 1, upload-pack 6, receive-pack 1" {
 		t.Fatalf("requests: %s", got)
 	}
 	if !strings.Contains(f.show(t, "main", "apps/codeai/deployments/staging/deployment.yaml"), f.srcCommit) {

@@ -29,7 +29,8 @@ const (
 	// it (filter blob:none): one request, whatever the paths read.
 	TreesWhole
 	// TreesPaths fetches a commit without its trees (filter tree:0), or
-	// with its first levels when the server allows tree depth filters,
+	// with its root tree's entries when the server allows tree depth
+	// filters (tree:2),
 	// then the trees on the paths read, one request per level.
 	TreesPaths
 )
@@ -39,8 +40,11 @@ const (
 const largeTreeBytes = 4 << 20
 
 // initialTreeDepth is the tree depth filter of a commit fetch in path
-// mode when the server allows depth filters: the root and its
-// directories, which every path read crosses.
+// mode when the server allows depth filters: the root tree and its
+// entries (its directories, which every path read crosses, and the few
+// files at the root). Not combined with blob:none: git applies a combined
+// filter while walking every tree of the commit, which on a tree of
+// 485,000 files cost the server 0.63 s instead of 0.008 s (bench M).
 const initialTreeDepth = 2
 
 // largeRepos remembers the repositories whose trees are large.
@@ -76,7 +80,7 @@ func (r *Remote) noteTreeBytes(n int64) {
 // commitFilter is the filter of a commit fetch in path mode.
 func (r *Remote) commitFilter() packp.Filter {
 	if r.allowsTreeDepth() {
-		return packp.FilterCombine(packp.FilterTreeDepth(initialTreeDepth), packp.FilterBlobNone())
+		return packp.FilterTreeDepth(initialTreeDepth)
 	}
 	return packp.FilterTreeDepth(0)
 }

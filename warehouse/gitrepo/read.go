@@ -271,12 +271,14 @@ func (r *Remote) whichTooLarge(ctx context.Context, caps *capability.List, out m
 	return err
 }
 
-// Prefetch fetches, in one request, every blob that ReadFiles would need for
-// the given paths of each commit, so that those ReadFiles calls then cost no
-// request. The commits are fetched first if they are not held. It is
-// best-effort: a path that is missing, leaves the repository or is not a
-// regular file is skipped, for ReadFiles to report.
-func (r *Remote) Prefetch(ctx context.Context, reads map[plumbing.Hash][]string) error {
+// PrefetchTrees makes held the trees that reading the given paths of each
+// commit crosses (fetching the commits first if they are not held), so
+// that ListDir of their directories and the tree walk of ReadFiles then
+// cost no request. When trees come with their commits (TreesWhole) it
+// costs nothing more; when they come by path, they are fetched level by
+// level for all the paths of all the commits at once, one request per
+// level. Like Prefetch, it is best-effort about missing paths.
+func (r *Remote) PrefetchTrees(ctx context.Context, reads map[plumbing.Hash][]string) error {
 	commits := make([]plumbing.Hash, 0, len(reads))
 	for c := range reads {
 		commits = append(commits, c)
@@ -284,7 +286,16 @@ func (r *Remote) Prefetch(ctx context.Context, reads map[plumbing.Hash][]string)
 	if err := r.Fetch(ctx, commits...); err != nil {
 		return err
 	}
-	if err := r.ensurePaths(ctx, reads); err != nil {
+	return r.ensurePaths(ctx, reads)
+}
+
+// Prefetch fetches, in one request, every blob that ReadFiles would need for
+// the given paths of each commit, so that those ReadFiles calls then cost no
+// request. The commits are fetched first if they are not held. It is
+// best-effort: a path that is missing, leaves the repository or is not a
+// regular file is skipped, for ReadFiles to report.
+func (r *Remote) Prefetch(ctx context.Context, reads map[plumbing.Hash][]string) error {
+	if err := r.PrefetchTrees(ctx, reads); err != nil {
 		return err
 	}
 	var need []plumbing.Hash

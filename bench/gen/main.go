@@ -18,6 +18,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -71,19 +72,34 @@ var stages = []struct{ name, envType string }{
 type repoSpec struct {
 	name    string
 	commits int
+	// monoDirs, when set, adds a monorepo's tree to the first commit:
+	// monoDirs directories under apps/mono of monoFiles small files each,
+	// never changed afterwards (issue 19's scenario M: L's history and
+	// layout, in a tip tree of hundreds of thousands of files).
+	monoDirs, monoFiles int
 }
 
 var allRepos = []repoSpec{
-	{"L", 20001},
-	{"H1k", 1001},
-	{"H10k", 10001},
-	{"H100k", 100001},
+	{"L", 20001, 0, 0},
+	{"H1k", 1001, 0, 0},
+	{"H10k", 10001, 0, 0},
+	{"H100k", 100001, 0, 0},
+	{"M", 20001, 30000, 16},
+}
+
+// monoPath is the path of file f of monorepo directory d: 300 services of
+// 100 modules each, files named as generated manifests often are (a kind
+// and a hash), so that the trees compress no better than real ones.
+func monoPath(d, f int) string {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d/%d", d, f)
+	return fmt.Sprintf("apps/mono/service-%03d/module-%03d/configmap-%010x.yaml", d/100, d%100, h.Sum64()&0xffffffffff)
 }
 
 func main() {
 	dir := flag.String("dir", "/tmp/argo-refs-bench", "directory for the bare repos and meta.json")
 	seed := flag.Uint64("seed", 1, "random seed")
-	only := flag.String("repos", "L,H1k,H10k,H100k", "comma-separated GitOps repos to generate")
+	only := flag.String("repos", "L,H1k,H10k,H100k,M", "comma-separated GitOps repos to generate")
 	gitAddr := flag.String("git-addr", benchdata.DefaultGitAddr, "address gitserve will listen on (written into records)")
 	regAddr := flag.String("registry-addr", benchdata.DefaultRegistryAddr, "address of the registry (written into records)")
 	force := flag.Bool("force", false, "regenerate even if cached")
@@ -530,6 +546,11 @@ func genGitOps(path string, spec repoSpec, seed uint64, rel []release, initialSH
 	}
 	for k := 0; k < nFiller; k++ {
 		im.file(fillerPath(k), fillerContent(rng, k, 0))
+	}
+	for d := 0; d < spec.monoDirs; d++ {
+		for f := 0; f < spec.monoFiles; f++ {
+			im.file(monoPath(d, f), []byte(fmt.Sprintf("kind: ConfigMap\nname: m%d-%d\n", d, f)))
+		}
 	}
 	for i := 2; i <= n; i++ {
 		unix := baseUnixTime + i*60

@@ -320,7 +320,9 @@ func publishedOK(repoDir string, b benchdata.Build) error {
 // c.runs after a warm-up), then publishers at once, all of which must land.
 func publishSection(c config, limitL summary) section {
 	sec := section{title: fmt.Sprintf("publish: one publisher, then %d concurrent publishers (repo L)", publishers)}
-	tgt := target{what: "publish on L: ≤ 0.3 s and ≤ 1.2× the limit recipe's bytes"}
+	// Issue 19: the wall of a publish is the Git server's CPU on this
+	// machine; what argo-refs controls is its requests and bytes.
+	tgt := target{what: "publish on L: ≤ 4 GitOps requests and ≤ 1.2× the limit recipe's bytes (wall for information)"}
 	all := target{what: fmt.Sprintf("publish: %d concurrent publishers all land", publishers)}
 	fail := func(msg string, pass *bool) section {
 		sec.body = msg
@@ -342,7 +344,7 @@ func publishSection(c config, limitL summary) section {
 	defer cancel()
 
 	// One publisher.
-	var walls, rss, bytesOut, reqs, attempts []float64
+	var walls, rss, bytesOut, reqs, attempts, gitopsReqs []float64
 	var firstErr string
 	for i := 0; i <= c.runs; i++ {
 		if _, err := gitIn(repoDir, "update-ref", "refs/heads/main", rm.Tip); err != nil {
@@ -373,6 +375,7 @@ func publishSection(c config, limitL summary) section {
 		walls = append(walls, pr.wall)
 		rss = append(rss, float64(pr.rssKiB)/1024)
 		bytesOut = append(bytesOut, float64(st["L.git"].BytesOut))
+		gitopsReqs = append(gitopsReqs, float64(st["L.git"].Requests))
 		reqs = append(reqs, float64(st["L.git"].Requests+st["S.git"].Requests+st["registry"].Requests+st["registry-token"].Requests+st["registry-401"].Requests))
 		attempts = append(attempts, float64(st["L.git POST git-receive-pack"].Requests))
 	}
@@ -386,8 +389,8 @@ func publishSection(c config, limitL summary) section {
 	if firstErr != "" {
 		fmt.Fprintf(&b, "\nSome single runs failed; first error: %s\n", tail(firstErr, 300))
 	}
-	tgt.measured = fmt.Sprintf("%.3f s; %s vs limit recipe %s (%s)", median(walls), bytesStr(median(bytesOut)), bytesStr(limitL.gitops), ratio(median(bytesOut), limitL.gitops))
-	tgt.pass = yes(median(walls) <= 0.3 && limitL.ok && median(bytesOut) <= 1.2*limitL.gitops)
+	tgt.measured = fmt.Sprintf("%.0f GitOps requests; %s vs limit recipe %s (%s); %.3f s", median(gitopsReqs), bytesStr(median(bytesOut)), bytesStr(limitL.gitops), ratio(median(bytesOut), limitL.gitops), median(walls))
+	tgt.pass = yes(median(gitopsReqs) <= 4 && limitL.ok && median(bytesOut) <= 1.2*limitL.gitops)
 
 	// Publishers at once.
 	if _, err := gitIn(repoDir, "update-ref", "refs/heads/main", rm.Tip); err != nil {

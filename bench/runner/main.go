@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -44,6 +45,7 @@ var allWays = []way{
 	{"blobless", "chain, blobless + sparse", "chain-blobless.sh", false, false},
 	{"limit", "git CLI limit recipe (depth-1 blob:none fetch + one blob fetch, trees by hand)", "limit.sh", false, false},
 	{"promote", "argo-refs promote (record, registry and source checks on)", "promote.sh", false, false},
+	{"promote-paths", "argo-refs promote with `treeFetch: paths` (only the trees on the paths read and written)", "promote-paths.sh", false, false},
 	{"floor", "floor: `argo-refs version` (process start and package init only, no work)", "floor.sh", true, false},
 	{"promote-render", "argo-refs promote with `render: {}` (the chart rendered at both commits, reviewed, then pushed)", "promote-render.sh", false, true},
 	{"render-by-hand", "by hand: clone the GitOps repo, sparse-checkout the chart at both commits, `helm template` each, `diff` (no push)", "render-by-hand.sh", true, true},
@@ -55,15 +57,22 @@ type scenario struct {
 	Filter   bool
 	// Render runs promote and the render ways only.
 	Render bool
+	// Ways, when set, are the ways run (default: every way that is not a
+	// render way, but promote-paths).
+	Ways []string
 }
 
 var scenarios = []scenario{
-	{"L", "L", true, false},
-	{"H1k", "H1k", true, false},
-	{"H10k", "H10k", true, false},
-	{"H100k", "H100k", true, false},
-	{"L-nofilter", "L", false, false},
-	{"L-render", "L", true, true},
+	{"L", "L", true, false, []string{"full", "blobless", "limit", "promote", "promote-paths", "floor"}},
+	{"H1k", "H1k", true, false, nil},
+	{"H10k", "H10k", true, false, nil},
+	{"H100k", "H100k", true, false, nil},
+	{"L-nofilter", "L", false, false, nil},
+	{"L-render", "L", true, true, nil},
+	// Issue 19: L's history and layout in a monorepo's tip tree (300,000
+	// files in 30,000 directories); the chains are left out (minutes of
+	// checkout that say nothing new).
+	{"M", "M", true, false, []string{"limit", "promote", "promote-paths", "floor"}},
 }
 
 type counter struct {
@@ -119,7 +128,7 @@ func main() {
 	flag.IntVar(&c.runs, "runs", 5, "measured runs per way and scenario (after one warm-up)")
 	flag.BoolVar(&c.noGoBench, "no-go-bench", false, "skip go test -bench")
 	flag.DurationVar(&c.budget, "budget", 12*time.Minute, "time for all promotion runs; past it, scenarios stop after 3 measured runs (noted in the report)")
-	flag.StringVar(&only, "scenarios", "L,H1k,H10k,H100k,L-nofilter,L-render", "scenarios to run")
+	flag.StringVar(&only, "scenarios", "L,H1k,H10k,H100k,L-nofilter,L-render,M", "scenarios to run")
 	flag.Parse()
 	c.scenarios = map[string]bool{}
 	for _, s := range strings.Split(only, ",") {
@@ -198,6 +207,7 @@ func run(c config) error {
 	extra := []section{
 		serveSection(c),
 		publishSection(c, limitL),
+		fanoutSection(c),
 	}
 	if !c.noGoBench {
 		extra = append(extra, goBench())
@@ -282,14 +292,20 @@ func runScenario(c config, sc scenario, rm benchdata.RepoMeta, promoteReady stri
 	repoDir := filepath.Join(c.dir, "repos", sc.Repo+".git")
 	var ways []way
 	for _, w := range allWays {
-		if w.Render == sc.Render || (sc.Render && w.ID == "promote") {
+		switch {
+		case sc.Ways != nil:
+			if slices.Contains(sc.Ways, w.ID) {
+				ways = append(ways, w)
+			}
+		case w.ID == "promote-paths":
+		case w.Render == sc.Render || (sc.Render && w.ID == "promote"):
 			ways = append(ways, w)
 		}
 	}
 	res := make([]result, len(ways))
 	for i, w := range ways {
 		res[i] = result{Scenario: sc.ID, Way: w.ID}
-		if (w.ID == "promote" || w.ID == "floor") && promoteReady != "" {
+		if (w.ID == "promote" || w.ID == "promote-paths" || w.ID == "floor") && promoteReady != "" {
 			res[i].NotReady = promoteReady
 		}
 		if w.ID == "full" && !sc.Filter {
@@ -660,8 +676,13 @@ func promotionTargets(by map[string]summary, raw map[string]result) []target {
 	add("L: wall ≤ limit recipe", p.ok && lim.ok, fmt.Sprintf("%.3f s vs %.3f s = %s", p.wall, lim.wall, ratio(p.wall, lim.wall)), p.wall <= lim.wall)
 	add("L: GitOps bytes ≤ 1.2× limit recipe", p.ok && lim.ok, fmt.Sprintf("%s vs %s = %s", bytesStr(p.gitops), bytesStr(lim.gitops), ratio(p.gitops, lim.gitops)), p.gitops <= 1.2*lim.gitops)
 	add("L: peak RSS ≤ 25 MiB", p.ok, fmt.Sprintf("%.1f MiB", p.rss), p.rss <= 25)
+	add("L: 4 GitOps requests per promotion (advertisement, fetch, blobs, push)", p.ok, fmt.Sprintf("%.0f", p.gitopsR), p.gitopsR == 4)
 	h1, h100 := by["H1k/promote"], by["H100k/promote"]
-	add("History: H100k wall ≤ 1.6× H1k wall", h1.ok && h100.ok, fmt.Sprintf("%.3f s vs %.3f s = %s", h100.wall, h1.wall, ratio(h100.wall, h1.wall)), h100.wall <= 1.6*h1.wall)
+	// Issue 19: the wall ratio is the Git server's CPU on this machine
+	// (pack-objects over a longer history); what argo-refs controls is
+	// its own CPU, which must stay flat.
+	add("History: client CPU flat, H100k ≤ 1.2× H1k (wall ratio, server-bound, for information: "+ratio(h100.wall, h1.wall)+")",
+		h1.ok && h100.ok, fmt.Sprintf("%.3f s vs %.3f s = %s; server CPU %.2f s vs %.2f s", h100.cpu, h1.cpu, ratio(h100.cpu, h1.cpu), h100.serverCPU, h1.serverCPU), h100.cpu <= 1.2*h1.cpu)
 	var hb []float64
 	var hs []string
 	for _, id := range []string{"H1k", "H10k", "H100k"} {
@@ -699,6 +720,13 @@ func promotionTargets(by map[string]summary, raw map[string]result) []target {
 	bytesOf := func(s summary) float64 { return s.gitops + s.source }
 	add("Render: promote-render − promote ≤ 1 s wall", pr.ok && rr.ok, fmt.Sprintf("%.3f s − %.3f s = %+.3f s (by hand: %.3f s)", rr.wall, pr.wall, rr.wall-pr.wall, hand.wall), rr.wall-pr.wall <= 1)
 	add("Render: promote-render − promote ≤ 2 MB received", pr.ok && rr.ok, fmt.Sprintf("%s − %s = %s (by hand: %s)", bytesStr(bytesOf(rr)), bytesStr(bytesOf(pr)), bytesStr(bytesOf(rr)-bytesOf(pr)), bytesStr(bytesOf(hand))), bytesOf(rr)-bytesOf(pr) <= 2e6)
+	// Issue 19: the monorepo costs what L costs, fetching by path.
+	m, mp, ml, lp := by["M/promote"], by["M/promote-paths"], by["M/limit"], by["L/promote-paths"]
+	add("M: promote (paths) GitOps bytes ≤ 2× promote on L", mp.ok && p.ok, fmt.Sprintf("%s vs %s = %s (paths on L %s; auto on M, cold: %s; limit recipe on M %s)",
+		bytesStr(mp.gitops), bytesStr(p.gitops), ratio(mp.gitops, p.gitops), bytesStr(lp.gitops), bytesStr(m.gitops), bytesStr(ml.gitops)), mp.gitops <= 2*p.gitops)
+	add("M: promote (paths) wall ≤ 1.5× promote on L", mp.ok && p.ok, fmt.Sprintf("%.3f s vs %.3f s = %s (paths on L %.3f s; auto on M, cold: %.3f s; limit recipe on M %.3f s); GitOps requests %.0f vs %.0f; client CPU %.2f s vs %.2f s; server CPU %.2f s vs %.2f s",
+		mp.wall, p.wall, ratio(mp.wall, p.wall), lp.wall, m.wall, ml.wall, mp.gitopsR, p.gitopsR, mp.cpu, p.cpu, mp.serverCPU, p.serverCPU), mp.wall <= 1.5*p.wall)
+	add("M: promote (paths) client CPU ≤ 1.5× promote on L", mp.ok && p.ok, fmt.Sprintf("%.3f s vs %.3f s = %s", mp.cpu, p.cpu, ratio(mp.cpu, p.cpu)), mp.cpu <= 1.5*p.cpu)
 	return ts
 }
 

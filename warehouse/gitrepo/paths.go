@@ -111,12 +111,14 @@ func (r *Remote) ensurePaths(ctx context.Context, reads map[plumbing.Hash][]stri
 		parts []string
 	}
 	var level []cursor
+	var anchor plumbing.Hash
 	r.mu.RLock()
 	for commit, paths := range reads {
 		root, ok := r.commitTreeLocked(commit)
 		if !ok {
 			continue
 		}
+		anchor = commit
 		for _, p := range paths {
 			var parts []string
 			if p != "" {
@@ -146,12 +148,8 @@ func (r *Remote) ensurePaths(ctx context.Context, reads map[plumbing.Hash][]stri
 					return fmt.Errorf("fetching trees from %s: %w", r.url, err)
 				}
 			}
-			var filter packp.Filter
-			if caps.Supports(capability.Filter) {
-				filter = packp.FilterTreeDepth(0)
-			}
 			missing = dedupe(missing)
-			if err := r.uploadPack(ctx, caps, missing, nil, 0, filter); err != nil {
+			if err := r.fetchAlone(ctx, caps, missing, true, anchor, 0, 0); err != nil {
 				return fmt.Errorf("fetching %d trees at depth %d from %s: %w", len(missing), depth, r.url, err)
 			}
 		}

@@ -151,7 +151,7 @@ func (r *Remote) probe(ctx context.Context, commit plumbing.Hash, p string) erro
 		return fmt.Errorf("fetching %s from %s: server did not send it: %w", short(commit), r.url, ErrCommitNotFound)
 	}
 	for i, name := range parts {
-		if err := r.ensureTree(ctx, caps, tree); err != nil {
+		if err := r.ensureTree(ctx, caps, tree, commit); err != nil {
 			return wrap(fmt.Errorf("fetching tree %s of %q: %w", short(tree), strings.Join(parts[:i], "/"), err))
 		}
 		r.mu.RLock()
@@ -245,15 +245,15 @@ func (r *Remote) fetchCommitTrees(ctx context.Context, caps *capability.List, co
 }
 
 // ensureTree fetches one tree object by ID, without its subtrees or blobs,
-// unless it is held.
-func (r *Remote) ensureTree(ctx context.Context, caps *capability.List, tree plumbing.Hash) error {
+// unless it is held; commit (held) anchors the request (see fetchAlone).
+func (r *Remote) ensureTree(ctx context.Context, caps *capability.List, tree, commit plumbing.Hash) error {
 	r.mu.RLock()
 	_, held := r.store.ObjectStorage.Trees[tree]
 	r.mu.RUnlock()
 	if held {
 		return nil
 	}
-	if err := r.uploadPack(ctx, caps, []plumbing.Hash{tree}, nil, 0, packp.FilterTreeDepth(0)); err != nil {
+	if err := r.fetchAlone(ctx, caps, []plumbing.Hash{tree}, true, commit, 0, 0); err != nil {
 		return err
 	}
 	r.mu.RLock()

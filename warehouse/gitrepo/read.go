@@ -179,7 +179,7 @@ func (r *Remote) ReadFiles(ctx context.Context, commit plumbing.Hash, paths ...s
 		if err != nil {
 			return nil, wrap(err)
 		}
-		if err := r.uploadPackN(ctx, caps, need, nil, 0, "", 0, r.maxFile); err != nil {
+		if err := r.fetchAlone(ctx, caps, need, false, commit, 0, r.maxFile); err != nil {
 			var se *serverError
 			if errors.As(err, &se) && se.notOurRef() {
 				err = fmt.Errorf("%w: blob refused (%s)", ErrPathNotFound, se.msg)
@@ -264,7 +264,7 @@ func (r *Remote) whichTooLarge(ctx context.Context, caps *capability.List, out m
 		if held {
 			continue
 		}
-		if one := r.uploadPackN(ctx, caps, []plumbing.Hash{f.Hash}, nil, 0, "", 0, r.maxFile); errors.Is(one, ErrFileTooLarge) {
+		if one := r.fetchAlone(ctx, caps, []plumbing.Hash{f.Hash}, false, plumbing.ZeroHash, 0, r.maxFile); errors.Is(one, ErrFileTooLarge) {
 			return fmt.Errorf("file %q: %w", p, one)
 		}
 	}
@@ -299,12 +299,14 @@ func (r *Remote) Prefetch(ctx context.Context, reads map[plumbing.Hash][]string)
 		return err
 	}
 	var need []plumbing.Hash
+	var anchor plumbing.Hash
 	r.mu.RLock()
 	for commit, paths := range reads {
 		root, ok := r.commitTreeLocked(commit)
 		if !ok {
 			continue
 		}
+		anchor = commit
 		for _, p := range paths {
 			parts, err := splitPath(p)
 			if err != nil {
@@ -328,7 +330,7 @@ func (r *Remote) Prefetch(ctx context.Context, reads map[plumbing.Hash][]string)
 	if err != nil {
 		return fmt.Errorf("prefetching %d blobs from %s: %w", len(need), r.url, err)
 	}
-	if err := r.uploadPackN(ctx, caps, need, nil, 0, "", 0, r.maxFile); err != nil {
+	if err := r.fetchAlone(ctx, caps, need, false, anchor, 0, r.maxFile); err != nil {
 		return fmt.Errorf("prefetching %d blobs from %s: %w", len(need), r.url, err)
 	}
 	return nil

@@ -171,7 +171,7 @@ func (r *Remote) ReadDirs(ctx context.Context, reads []DirRead, lim DirLimits) (
 		if err != nil {
 			return nil, fmt.Errorf("reading directories in %s: %w", r.url, err)
 		}
-		err = r.uploadPackN(ctx, caps, dedupe(need), nil, 0, "", lim.MaxBytes, r.maxFile)
+		err = r.fetchAlone(ctx, caps, dedupe(need), false, blobs[0].read.Commit, lim.MaxBytes, r.maxFile)
 		switch {
 		case errors.Is(err, errTooLarge):
 			return nil, fmt.Errorf("reading directories in %s: blobs over %d bytes: %w", r.url, lim.MaxBytes, ErrTooManyFiles)

@@ -124,9 +124,6 @@ func run(dir string, seed uint64, only, gitAddr, regAddr string, force bool) err
 	var sCommits []string
 	if !force && stampMatches(sPath, sKey) {
 		fmt.Printf("S: cached\n")
-		if err := ensureRevIndex(sPath); err != nil {
-			return err
-		}
 	} else {
 		if err := genSource(sPath, seed); err != nil {
 			return err
@@ -185,9 +182,6 @@ func run(dir string, seed uint64, only, gitAddr, regAddr string, force bool) err
 			b, err := os.ReadFile(metaPath)
 			if err == nil && json.Unmarshal(b, &rm) == nil {
 				fmt.Printf("%s: cached (generated in %.1fs)\n", spec.name, rm.GenSeconds)
-				if err := ensureRevIndex(path); err != nil {
-					return err
-				}
 				meta.Repos[spec.name] = rm
 				continue
 			}
@@ -243,28 +237,6 @@ func writeStamp(repo, key string) error {
 	return nil
 }
 
-// ensureRevIndex writes the reverse index of every pack of a repository
-// generated before gen set pack.writeReverseIndex.
-func ensureRevIndex(path string) error {
-	packs, err := filepath.Glob(filepath.Join(path, "objects", "pack", "*.pack"))
-	if err != nil {
-		return err
-	}
-	for _, p := range packs {
-		if _, err := os.Stat(strings.TrimSuffix(p, ".pack") + ".rev"); err == nil {
-			continue
-		}
-		fmt.Printf("%s: writing the reverse index of %s\n", filepath.Base(path), filepath.Base(p))
-		if err := git(path, "index-pack", "--rev-index", p); err != nil {
-			return err
-		}
-		if err := git(path, "config", "pack.writeReverseIndex", "true"); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // initBare creates an empty bare repo at path, replacing anything there.
 func initBare(path string) error {
 	if err := os.RemoveAll(path); err != nil {
@@ -278,10 +250,6 @@ func initBare(path string) error {
 		{"receive.autogc", "false"},
 		{"core.logAllRefUpdates", "false"},
 		{"pack.writeBitmapHashCache", "true"},
-		// As git 2.41 and later write by default (and large hosts have):
-		// without it every upload-pack of a 650,000-object repository
-		// sorts the pack's offsets again (0.06 s on M).
-		{"pack.writeReverseIndex", "true"},
 	} {
 		if err := git(path, "config", kv[0], kv[1]); err != nil {
 			return err

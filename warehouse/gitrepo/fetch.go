@@ -238,9 +238,21 @@ func (r *Remote) Fetch(ctx context.Context, commits ...plumbing.Hash) error {
 		if caps.Supports(capability.Filter) {
 			filter = packp.FilterBlobNone()
 		}
+		// In TreesAuto the whole trees are read up to the size that makes
+		// the repository large; past it the answer is dropped unread and
+		// the commits come by path: the first promotion of a monorepo in
+		// a process holds a few MB, not the whole trees.
+		var limit int64
+		if filter != "" && r.treeFetch == TreesAuto {
+			limit = r.largeTree
+		}
 		before := r.received.Load()
-		err = r.uploadPack(ctx, caps, missing, r.haves(missing), 1, filter)
-		if err == nil {
+		err = r.uploadPackN(ctx, caps, missing, r.haves(missing), 1, filter, limit, 0)
+		switch {
+		case errors.Is(err, errTooLarge):
+			r.noteTreeBytes(r.received.Load() - before)
+			err = r.fetchCommitsByPath(ctx, caps, missing)
+		case err == nil:
 			r.noteTreeBytes(r.received.Load() - before)
 		}
 	}

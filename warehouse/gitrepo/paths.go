@@ -22,8 +22,10 @@ type TreeFetch int
 
 const (
 	// TreesAuto fetches every tree of a commit in the request that brings
-	// it, unless this process has learnt (ServerNotes) that the
-	// repository's trees are large; then as TreesPaths.
+	// it, unless this Remote, or this process (ServerNotes), has learnt
+	// that the repository's trees are large; then as TreesPaths. It learns
+	// it from a whole-tree answer that passes LargeTreeBytes: the answer
+	// is dropped there, unread, and the commits fetched by path.
 	TreesAuto TreeFetch = iota
 	// TreesWhole fetches every tree of a commit in the request that brings
 	// it (filter blob:none): one request, whatever the paths read.
@@ -58,6 +60,9 @@ func (r *Remote) treesByPath() bool {
 	case TreesWhole:
 		return false
 	}
+	if r.large.Load() {
+		return true
+	}
 	if r.notes == nil {
 		return false
 	}
@@ -66,10 +71,14 @@ func (r *Remote) treesByPath() bool {
 }
 
 // noteTreeBytes notes the repository as large after a whole-tree fetch
-// that brought n bytes, so that later Remotes of this process fetch by
-// path.
+// that brought n bytes, so that this Remote and the later Remotes of this
+// process fetch by path.
 func (r *Remote) noteTreeBytes(n int64) {
-	if r.treeFetch != TreesAuto || r.notes == nil || n < r.largeTree {
+	if r.treeFetch != TreesAuto || n < r.largeTree {
+		return
+	}
+	r.large.Store(true)
+	if r.notes == nil {
 		return
 	}
 	if _, had := r.notes.large.m.LoadOrStore(r.url, true); !had {

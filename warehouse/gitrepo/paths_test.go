@@ -131,3 +131,44 @@ func TestTreesAutoLearnsLargeRepositories(t *testing.T) {
 		t.Fatalf("first read %d bytes (whole trees), second %d: want the second under a twentieth", first, second)
 	}
 }
+
+// TestTreesAutoStopsAWholeFetchAtTheLimit: in TreesAuto, without
+// ServerNotes, a whole-tree answer larger than LargeTreeBytes is dropped
+// once that much has been read, and the same read completes by path: the
+// client receives little more than the limit, not the whole trees.
+func TestTreesAutoStopsAWholeFetchAtTheLimit(t *testing.T) {
+	srv := gittest.New(t)
+	url, tip := monorepo(t, srv, "gitops.git", 1000, 5)
+	whole := open(t, url, gitrepo.Options{TreeFetch: gitrepo.TreesWhole})
+	ctx := context.Background()
+	if err := whole.Fetch(ctx, plumbing.NewHash(tip)); err != nil {
+		t.Fatal(err)
+	}
+	wholeBytes := whole.Stats().BytesReceived
+
+	const limit, slack = 16 << 10, 64 << 10
+	r := open(t, url, gitrepo.Options{LargeTreeBytes: limit})
+	files, err := r.ReadFiles(ctx, plumbing.NewHash(tip), "apps/codeai/deployments/staging/values.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(files["apps/codeai/deployments/staging/values.yaml"].Data); got != "image: a\n" {
+		t.Fatalf("values.yaml = %q", got)
+	}
+	got := r.Stats().BytesReceived
+	if wholeBytes < 2*(limit+slack) {
+		t.Fatalf("the whole trees are %d bytes: too few for this test (limit %d)", wholeBytes, limit)
+	}
+	// The dropped answer was read in chunks: allow some past the limit.
+	if got > limit+slack {
+		t.Errorf("auto received %d bytes; the whole trees are %d, the limit %d", got, wholeBytes, limit)
+	}
+	// The same Remote now reads by path without trying whole trees again.
+	before := r.Stats()
+	if _, err := r.ReadFiles(ctx, plumbing.NewHash(tip), "warehouses/codeai/builds/current.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	if after := r.Stats(); after.BytesReceived-before.BytesReceived > 8<<10 {
+		t.Errorf("the second read received %d bytes", after.BytesReceived-before.BytesReceived)
+	}
+}

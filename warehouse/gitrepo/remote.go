@@ -61,8 +61,9 @@ type Options struct {
 	ServerNotes *ServerNotes
 	// TreeFetch says how commits' trees are fetched (default TreesAuto).
 	TreeFetch TreeFetch
-	// LargeTreeBytes is the size of a whole-tree fetch from which
-	// TreesAuto notes the repository as large (0: 4 MiB).
+	// LargeTreeBytes is the size of a whole-tree answer at which
+	// TreesAuto stops reading it, notes the repository as large and
+	// fetches by path (0: 4 MiB).
 	LargeTreeBytes int64
 }
 
@@ -88,6 +89,9 @@ type Remote struct {
 	log       *slog.Logger
 	requests  atomic.Int64
 	received  atomic.Int64
+	// large is set once a whole-tree fetch of this Remote's repository
+	// passed largeTree (TreesAuto), also without ServerNotes.
+	large atomic.Bool
 
 	mu       sync.RWMutex
 	store    *memory.Storage

@@ -248,7 +248,11 @@ func (s *Server) ResetStats() {
 // strict as a careful host: every pushed object is checked
 // (receive.fsckObjects, transfer.fsckObjects) and every pushed pack is kept
 // as sent (receive.unpackLimit=1), so index-pack refuses a pack holding an
-// object twice. When the test ends, the repository must pass
+// object twice. Pushes never start git gc (receive.autogc=false, gc.auto=0):
+// past 50 packs it would repack them in the background, and packs it is
+// writing or removing fail the check below (a CI run of
+// TestConcurrentPublishersAllLand, whose racing publishers push many
+// times, failed with four packs "index not opened"). When the test ends, the repository must pass
 // `git fsck --strict` and `git verify-pack` on every pack it holds.
 func (s *Server) CreateRepo(t testing.TB, name string) string {
 	t.Helper()
@@ -279,6 +283,9 @@ const repoConfig = `[http]
 [receive]
 	fsckObjects = true
 	unpackLimit = 1
+	autogc = false
+[gc]
+	auto = 0
 [transfer]
 	fsckObjects = true
 `

@@ -248,12 +248,9 @@ func (r *Remote) Fetch(ctx context.Context, commits ...plumbing.Hash) error {
 		}
 		before := r.received.Load()
 		err = r.uploadPackN(ctx, caps, missing, r.haves(missing), 1, filter, limit, 0)
-		switch {
-		case errors.Is(err, errTooLarge):
-			r.noteTreeBytes(r.received.Load() - before)
+		r.noteTreeBytes(r.received.Load() - before)
+		if errors.Is(err, errTooLarge) {
 			err = r.fetchCommitsByPath(ctx, caps, missing)
-		case err == nil:
-			r.noteTreeBytes(r.received.Load() - before)
 		}
 	}
 	var se *serverError

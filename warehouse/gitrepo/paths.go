@@ -60,12 +60,6 @@ func (r *Remote) treesByPath() bool {
 	case TreesWhole:
 		return false
 	}
-	if r.large.Load() {
-		return true
-	}
-	if r.notes == nil {
-		return false
-	}
 	_, large := r.notes.large.m.Load(r.url)
 	return large
 }
@@ -75,10 +69,6 @@ func (r *Remote) treesByPath() bool {
 // process fetch by path.
 func (r *Remote) noteTreeBytes(n int64) {
 	if r.treeFetch != TreesAuto || n < r.largeTree {
-		return
-	}
-	r.large.Store(true)
-	if r.notes == nil {
 		return
 	}
 	if _, had := r.notes.large.m.LoadOrStore(r.url, true); !had {
@@ -100,9 +90,7 @@ func (r *Remote) commitFilter() packp.Filter {
 func (r *Remote) fetchCommitsByPath(ctx context.Context, caps *capability.List, wants []plumbing.Hash) error {
 	err := r.uploadPack(ctx, caps, wants, r.haves(wants), 1, r.commitFilter())
 	if refusesTreeDepth(err) {
-		if r.notes != nil {
-			r.notes.treeZeroOnly.Store(r.hostKey(), true)
-		}
+		r.notes.treeZeroOnly.Store(r.hostKey(), true)
 		err = r.uploadPack(ctx, caps, wants, r.haves(wants), 1, packp.FilterTreeDepth(0))
 	}
 	return err

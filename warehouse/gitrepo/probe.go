@@ -76,9 +76,6 @@ func (r *Remote) allowsTreeDepth() bool {
 	if r.ep.Host == "github.com" {
 		return false
 	}
-	if r.notes == nil {
-		return true
-	}
 	_, refused := r.notes.treeZeroOnly.Load(r.hostKey())
 	return !refused
 }
@@ -235,9 +232,7 @@ func (r *Remote) fetchCommitTrees(ctx context.Context, caps *capability.List, co
 	wants := []plumbing.Hash{commit}
 	err := r.uploadPackN(ctx, caps, wants, nil, 1, firstProbeFilter(components, r.allowsTreeDepth()), limit, 0)
 	if refusesTreeDepth(err) {
-		if r.notes != nil {
-			r.notes.treeZeroOnly.Store(r.hostKey(), true)
-		}
+		r.notes.treeZeroOnly.Store(r.hostKey(), true)
 		r.log.Debug("the server allows filter tree:0 only; walking trees by ID", "url", r.url)
 		err = r.uploadPackN(ctx, caps, wants, nil, 1, packp.FilterTreeDepth(0), limit, 0)
 	}

@@ -57,7 +57,7 @@ type Options struct {
 	MaxFileSize int64
 	// ServerNotes, when set, is where the Remote remembers what it learns
 	// about the server, and learns what earlier Remotes noted (see
-	// ServerNotes); nil notes nothing.
+	// ServerNotes); nil keeps what the Remote learns to itself.
 	ServerNotes *ServerNotes
 	// TreeFetch says how commits' trees are fetched (default TreesAuto).
 	TreeFetch TreeFetch
@@ -89,9 +89,6 @@ type Remote struct {
 	log       *slog.Logger
 	requests  atomic.Int64
 	received  atomic.Int64
-	// large is set once a whole-tree fetch of this Remote's repository
-	// passed largeTree (TreesAuto), also without ServerNotes.
-	large atomic.Bool
 
 	mu       sync.RWMutex
 	store    *memory.Storage
@@ -117,7 +114,7 @@ func Open(_ context.Context, rawURL string, opts Options) (*Remote, error) {
 		url:       netpolicy.RedactURL(u.String()),
 		log:       opts.Logger,
 		maxFile:   opts.MaxFileSize,
-		notes:     opts.ServerNotes,
+		notes:     cmp.Or(opts.ServerNotes, NewServerNotes()),
 		treeFetch: opts.TreeFetch,
 		largeTree: cmp.Or(opts.LargeTreeBytes, largeTreeBytes),
 		store:     memory.NewStorage(),

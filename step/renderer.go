@@ -34,7 +34,7 @@ type ExecRenderer struct {
 
 // Render implements Renderer.
 func (e ExecRenderer) Render(ctx context.Context, req spec.Request) (spec.Response, error) {
-	bin, err := e.path()
+	bin, err := helperbin.Path(e.Path, RenderBinary, "rendering", ErrNoRenderer)
 	if err != nil {
 		return spec.Response{}, err
 	}
@@ -50,13 +50,3 @@ func (e ExecRenderer) Render(ctx context.Context, req spec.Request) (spec.Respon
 
 // ErrNoRenderer means argo-refs-render is not installed.
 var ErrNoRenderer = errors.New(RenderBinary + " not found")
-
-func (e ExecRenderer) path() (string, error) {
-	if e.Path != "" {
-		return e.Path, nil
-	}
-	if p, ok := helperbin.Find(RenderBinary); ok {
-		return p, nil
-	}
-	return "", fmt.Errorf("%w next to argo-refs or on PATH: rendering needs it (the argo-refs image has it at /%s)", ErrNoRenderer, RenderBinary)
-}

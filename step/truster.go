@@ -38,13 +38,9 @@ type ExecTruster struct {
 
 // Verify implements Truster.
 func (e ExecTruster) Verify(ctx context.Context, req spec.Request) (spec.Response, error) {
-	bin := e.Path
-	if bin == "" {
-		p, ok := helperbin.Find(TrustBinary)
-		if !ok {
-			return spec.Response{}, fmt.Errorf("%w next to argo-refs or on PATH: an image policy needs it (the argo-refs image has it at /%s)", ErrNoTruster, TrustBinary)
-		}
-		bin = p
+	bin, err := helperbin.Path(e.Path, TrustBinary, "an image policy", ErrNoTruster)
+	if err != nil {
+		return spec.Response{}, err
 	}
 	env := []string{"HOME=" + os.Getenv("HOME")}
 	for _, k := range []string{"HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"} {

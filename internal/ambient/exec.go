@@ -83,13 +83,11 @@ func Exec(path string, plainHTTP func(string) bool) Fetcher {
 var ErrNoHelper = errors.New(HelperBinary + " not found")
 
 func helperPath(path string) (string, error) {
-	if path != "" {
-		return path, nil
+	p, err := helperbin.Path(path, HelperBinary, "ambient credentials", ErrNoHelper)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrDenied, err)
 	}
-	if p, ok := helperbin.Find(HelperBinary); ok {
-		return p, nil
-	}
-	return "", fmt.Errorf("%w: %w next to argo-refs or on PATH: ambient credentials need it (the argo-refs image has it at /%s)", ErrDenied, ErrNoHelper, HelperBinary)
+	return p, nil
 }
 
 func lastLine(s string) string {

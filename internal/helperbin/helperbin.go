@@ -5,10 +5,24 @@
 package helperbin
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 )
+
+// Path returns configured when set, else the helper called name (Find);
+// when there is none, an error wrapping notFound that says what it is
+// needed for and where the argo-refs image has it.
+func Path(configured, name, neededFor string, notFound error) (string, error) {
+	if configured != "" {
+		return configured, nil
+	}
+	if p, ok := Find(name); ok {
+		return p, nil
+	}
+	return "", fmt.Errorf("%w next to argo-refs or on PATH, needed for %s (the argo-refs image has it at /%s)", notFound, neededFor, name)
+}
 
 // Find returns the path of the helper called name, or false.
 func Find(name string) (string, bool) {
